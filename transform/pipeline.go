@@ -1,0 +1,89 @@
+package transform
+
+import (
+	"fmt"
+	"image"
+	"io"
+)
+
+// previews is Previews without the worker slot.
+func (t *Transformer) previews(r io.Reader, origSize int64, boxes []Box) ([]Image, error) {
+	rr := newReplayReader(r)
+	h, err := readHeader(rr, t.cfg.MaxPixels, true)
+	if err != nil {
+		return nil, err
+	}
+	src, err := decode(rr, &h)
+	if err != nil {
+		return nil, err
+	}
+	sb := src.Bounds()
+
+	// Work in stored coordinates: a box for the upright image is the
+	// transposed box for a stored image that orientation turns by 90 degrees.
+	type target struct{ w, h int }
+	targets := make([]target, len(boxes))
+	k := 0
+	for i, b := range boxes {
+		bw, bh := b.Width, b.Height
+		if swapsAxes(h.orientation) {
+			bw, bh = bh, bw
+		}
+		tw, th := fitSize(sb.Dx(), sb.Dy(), bw, bh)
+		targets[i] = target{tw, th}
+		f := shrinkFactor(sb.Dx(), sb.Dy(), tw, th)
+		if i == 0 || f < k {
+			k = f // the largest target decides how far all may be pre-shrunk
+		}
+	}
+	base := src
+	if k >= 2 {
+		base = preShrink(src, k)
+	}
+
+	out := make([]Image, len(boxes))
+	for i, tg := range targets {
+		res := orient(resizeTo(base, tg.w, tg.h), h.orientation)
+		img, err := encode(res, t.cfg.JPEGQuality)
+		if err != nil {
+			return nil, fmt.Errorf("box %v: %w", boxes[i], err)
+		}
+		if origSize > 0 && int64(len(img.Data)) >= origSize && originalServable(h) {
+			w, hh := orientedSize(h.width, h.height, h.orientation)
+			img = Image{MimeType: mimeOf(h.format), Width: w, Height: hh, UseOriginal: true}
+		}
+		out[i] = img
+	}
+	return out, nil
+}
+
+// originalServable: the original can stand in for a preview only if every
+// small browser shows it correctly as is: a JPEG, PNG or GIF (not WebP)
+// that needs no rotation (old browsers ignore EXIF orientation).
+func originalServable(h header) bool {
+	return h.orientation == 1 && (h.format == formatJPEG || h.format == formatPNG || h.format == formatGIF)
+}
+
+// avatar is Avatar without the worker slot.
+func (t *Transformer) avatar(r io.Reader) (Image, error) {
+	rr := newReplayReader(r)
+	h, err := readHeader(rr, t.cfg.MaxPixels, true)
+	if err != nil {
+		return Image{}, err
+	}
+	src, err := decode(rr, &h)
+	if err != nil {
+		return Image{}, err
+	}
+	var sq image.Image = cropTo(src, centreSquare(src.Bounds()))
+	side := min(sq.Bounds().Dx(), t.cfg.AvatarSide)
+	if k := shrinkFactor(sq.Bounds().Dx(), sq.Bounds().Dy(), side, side); k >= 2 {
+		sq = preShrink(sq, k)
+	}
+	res := orient(resizeTo(sq, side, side), h.orientation)
+	img, err := encode(res, t.cfg.JPEGQuality)
+	if err != nil {
+		return Image{}, err
+	}
+	return img, nil
+}
