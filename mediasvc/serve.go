@@ -1,0 +1,369 @@
+package mediasvc
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/xmppmedia/mediaserver/auth"
+	"github.com/xmppmedia/mediaserver/storage"
+	"github.com/xmppmedia/mediaserver/transform"
+)
+
+func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
+
+// download serves an item's file, or with maxwidth/maxheight a preview.
+func (s *Server) download(w http.ResponseWriter, r *http.Request) error {
+	m, dec, err := s.readable(r)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	if q.Has("maxwidth") || q.Has("maxheight") {
+		box, err := requestedBox(q.Get("maxwidth"), q.Get("maxheight"))
+		if err != nil {
+			return err
+		}
+		return s.servePreview(w, r, m, dec, box)
+	}
+	return s.serveBlob(w, r, blobResponse{
+		key: m.BlobKey, size: m.Size, etag: `"` + m.SHA1 + `"`, modified: m.Updated,
+		mimeType: m.MimeType, fileName: m.FileName, public: dec.Public,
+	})
+}
+
+// readable finds the item named by the path after checking the requester
+// may read the channel. The check comes first, so nobody learns whether a
+// private channel has an item.
+func (s *Server) readable(r *http.Request) (storage.Media, auth.Decision, error) {
+	entity, err := entityOf(r)
+	if err != nil {
+		return storage.Media{}, auth.Decision{}, err
+	}
+	id, err := mediaIDOf(r)
+	if err != nil {
+		return storage.Media{}, auth.Decision{}, err
+	}
+	var dec auth.Decision
+	if id == avatarID && s.cfg.AvatarsPublic {
+		dec.Public = true
+	} else if dec, err = s.authorize(r, auth.OpRead, entity.String(), ""); err != nil {
+		return storage.Media{}, auth.Decision{}, err
+	}
+	var m storage.Media
+	if id == avatarID {
+		m, err = s.meta.Avatar(r.Context(), entity.String())
+	} else {
+		m, err = s.meta.Get(r.Context(), entity.String(), id)
+	}
+	if err != nil {
+		return storage.Media{}, auth.Decision{}, fmt.Errorf("media %s/%s: %w", entity, id, err)
+	}
+	return m, dec, nil
+}
+
+// authorize asks the Authorizer about this request.
+func (s *Server) authorize(r *http.Request, op auth.Operation, entity, uploader string) (auth.Decision, error) {
+	creds, err := auth.ParseCredentials(r.URL.Query().Get("auth"), r.Header.Get("Authorization"))
+	if err != nil {
+		return auth.Decision{}, err
+	}
+	req := auth.Request{Op: op, Credentials: creds, Method: r.Method, URL: s.requestURL(r)}
+	req.Entity, _ = parseBare(entity)
+	if uploader != "" {
+		req.Uploader, _ = parseBare(uploader)
+	}
+	return s.auth.Authorize(r.Context(), req)
+}
+
+const maxRequestedSide = 100000
+
+// requestedBox reads maxwidth/maxheight; one given alone applies to both.
+func requestedBox(ws, hs string) (transform.Box, error) {
+	parse := func(v string) (int, error) {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxRequestedSide {
+			return 0, errorf(http.StatusBadRequest, "maxwidth and maxheight must be positive whole numbers")
+		}
+		return n, nil
+	}
+	if ws == "" {
+		ws = hs
+	}
+	if hs == "" {
+		hs = ws
+	}
+	w, err := parse(ws)
+	if err != nil {
+		return transform.Box{}, err
+	}
+	h, err := parse(hs)
+	if err != nil {
+		return transform.Box{}, err
+	}
+	return transform.Box{Width: w, Height: h}, nil
+}
+
+// servePreview answers from the stored preview of the smallest box of the
+// bounded set that covers the request, making and storing it on first use.
+func (s *Server) servePreview(w http.ResponseWriter, r *http.Request, m storage.Media, dec auth.Decision, want transform.Box) error {
+	if !transform.IsImageType(m.MimeType) {
+		return errorf(http.StatusPreconditionFailed, "this media type has no previews")
+	}
+	box := s.coveringBox(want.Width, want.Height)
+	p, err := s.preview(r.Context(), m, box)
+	if err != nil {
+		return err
+	}
+	return s.serveBlob(w, r, blobResponse{
+		key: p.BlobKey, size: p.Size, etag: fmt.Sprintf(`"%s-%dx%d"`, m.SHA1, box.Width, box.Height),
+		modified: m.Updated, mimeType: p.MimeType, public: dec.Public,
+	})
+}
+
+// preview finds or makes the preview of m for box. Concurrent requests for
+// the same one share a single rendering.
+func (s *Server) preview(ctx context.Context, m storage.Media, box transform.Box) (storage.Preview, error) {
+	stored, err := s.meta.Previews(ctx, m.Entity, m.ID)
+	if err != nil {
+		return storage.Preview{}, fmt.Errorf("previews of %s: %w", m.ID, err)
+	}
+	for _, p := range stored {
+		if p.Width == box.Width && p.Height == box.Height {
+			return p, nil
+		}
+	}
+	key := previewKey(m.Entity, m.ID, box)
+	v, err, _ := s.previews.Do(key, func() (any, error) {
+		// Detached from one client's cancellation: others may be waiting.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.PreviewWait+time.Minute)
+		defer cancel()
+		rc, _, err := s.blobs.Fetch(ctx, m.BlobKey)
+		if err != nil {
+			return storage.Preview{}, fmt.Errorf("read %s: %w", m.ID, err)
+		}
+		defer rc.Close()
+		wait, cancelWait := context.WithTimeout(ctx, s.cfg.PreviewWait)
+		defer cancelWait()
+		imgs, err := s.images.PreviewsContext(wait, rc, m.Size, []transform.Box{box})
+		if err != nil {
+			return storage.Preview{}, fmt.Errorf("preview %s %v: %w", m.ID, box, err)
+		}
+		p, err := s.storePreview(ctx, m, box, imgs[0])
+		if err != nil {
+			return storage.Preview{}, err
+		}
+		if err := s.meta.PutPreview(ctx, p); err != nil {
+			return storage.Preview{}, fmt.Errorf("record preview %s %v: %w", m.ID, box, err)
+		}
+		return p, nil
+	})
+	if err != nil {
+		return storage.Preview{}, err
+	}
+	return v.(storage.Preview), nil
+}
+
+// storePreview writes a rendered preview (or points at the original when
+// that is the better preview) and returns its record.
+func (s *Server) storePreview(ctx context.Context, m storage.Media, box transform.Box, img transform.Image) (storage.Preview, error) {
+	p := storage.Preview{
+		MediaID: m.ID, Entity: m.Entity, Width: box.Width, Height: box.Height,
+		MimeType: img.MimeType, Created: s.now(),
+	}
+	if img.UseOriginal {
+		p.BlobKey, p.Size, p.MimeType = m.BlobKey, m.Size, m.MimeType
+		return p, nil
+	}
+	p.BlobKey = previewKey(m.Entity, m.ID, box)
+	n, err := s.blobs.Put(ctx, p.BlobKey, bytes.NewReader(img.Data))
+	if err != nil {
+		return p, fmt.Errorf("store preview %s %v: %w", m.ID, box, err)
+	}
+	p.Size = n
+	return p, nil
+}
+
+// blobResponse describes a stored file to send.
+type blobResponse struct {
+	key      string
+	size     int64
+	etag     string
+	modified time.Time
+	mimeType string
+	fileName string
+	public   bool
+}
+
+// inlineTypes are shown by browsers without running anything. Everything
+// else is sent as an attachment under a sandboxing CSP, so an uploaded
+// HTML or SVG file cannot script this origin.
+var inlineTypes = map[string]bool{
+	"image/jpeg": true, "image/png": true, "image/gif": true, "image/webp": true, "image/bmp": true,
+	"audio/mpeg": true, "audio/ogg": true, "audio/wav": true, "audio/webm": true, "audio/aac": true,
+	"audio/mp4": true, "audio/flac": true, "audio/x-wav": true,
+	"video/mp4": true, "video/webm": true, "video/ogg": true, "video/quicktime": true,
+}
+
+// serveBlob sends a stored file with validators, conditional requests and
+// byte ranges.
+func (s *Server) serveBlob(w http.ResponseWriter, r *http.Request, b blobResponse) error {
+	h := w.Header()
+	h.Set("ETag", b.etag)
+	h.Set("Last-Modified", b.modified.UTC().Format(http.TimeFormat))
+	h.Set("Accept-Ranges", "bytes")
+	if b.public {
+		h.Set("Cache-Control", fmt.Sprintf("public, max-age=%d", int(s.cfg.PublicMaxAge.Seconds())))
+	} else {
+		h.Set("Cache-Control", "private, max-age=300")
+	}
+	mt := strings.ToLower(b.mimeType)
+	if mt == "" {
+		mt = "application/octet-stream"
+	}
+	h.Set("Content-Type", mt)
+	if !inlineTypes[mt] {
+		params := map[string]string{}
+		if b.fileName != "" {
+			params["filename"] = b.fileName
+		}
+		disp := mime.FormatMediaType("attachment", params)
+		if disp == "" {
+			disp = "attachment"
+		}
+		h.Set("Content-Disposition", disp)
+		h.Set("Content-Security-Policy", "sandbox; default-src 'none'")
+	}
+
+	if notModified(r, b.etag, b.modified) {
+		for _, k := range []string{"Content-Type", "Content-Disposition", "Content-Length"} {
+			h.Del(k)
+		}
+		w.WriteHeader(http.StatusNotModified)
+		return nil
+	}
+
+	offset, length, status := int64(0), b.size, http.StatusOK
+	if rh := r.Header.Get("Range"); rh != "" && ifRangeHolds(r, b.etag, b.modified) {
+		start, n, ok, satisfiable := parseRange(rh, b.size)
+		if ok && !satisfiable {
+			h.Set("Content-Range", fmt.Sprintf("bytes */%d", b.size))
+			return errorf(http.StatusRequestedRangeNotSatisfiable, "range not satisfiable")
+		}
+		if ok {
+			offset, length, status = start, n, http.StatusPartialContent
+			h.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", start, start+n-1, b.size))
+		}
+	}
+	h.Set("Content-Length", strconv.FormatInt(length, 10))
+	if r.Method == http.MethodHead {
+		w.WriteHeader(status)
+		return nil
+	}
+	var rc io.ReadCloser
+	var err error
+	if status == http.StatusPartialContent {
+		rc, err = s.blobs.FetchRange(r.Context(), b.key, offset, length)
+	} else {
+		rc, _, err = s.blobs.Fetch(r.Context(), b.key)
+	}
+	if err != nil {
+		h.Del("Content-Length")
+		h.Del("Content-Range")
+		return fmt.Errorf("open %s: %w", b.key, err)
+	}
+	defer rc.Close()
+	w.WriteHeader(status)
+	if _, err := io.CopyN(w, rc, length); err != nil && !errors.Is(err, context.Canceled) {
+		// Headers are gone; all we can do is cut the response short.
+		s.log.Warn("send file", "key", b.key, "err", err, "request_id", requestID(r.Context()))
+	}
+	return nil
+}
+
+// notModified applies If-None-Match, or If-Modified-Since without it.
+func notModified(r *http.Request, etag string, modified time.Time) bool {
+	if inm := r.Header.Get("If-None-Match"); inm != "" {
+		return etagListMatches(inm, etag)
+	}
+	if ims := r.Header.Get("If-Modified-Since"); ims != "" {
+		t, err := http.ParseTime(ims)
+		return err == nil && !modified.Truncate(time.Second).After(t)
+	}
+	return false
+}
+
+func etagListMatches(list, etag string) bool {
+	for _, tag := range strings.Split(list, ",") {
+		tag = strings.TrimSpace(tag)
+		if tag == "*" || strings.TrimPrefix(tag, "W/") == etag {
+			return true
+		}
+	}
+	return false
+}
+
+// ifRangeHolds: a Range is honoured only if If-Range (when sent) still
+// names this version.
+func ifRangeHolds(r *http.Request, etag string, modified time.Time) bool {
+	ir := r.Header.Get("If-Range")
+	if ir == "" {
+		return true
+	}
+	if strings.HasPrefix(ir, `"`) {
+		return ir == etag
+	}
+	t, err := http.ParseTime(ir)
+	return err == nil && modified.Truncate(time.Second).Equal(t)
+}
+
+// parseRange reads a single "bytes=" range. ok is false when the header is
+// not one we honour (multiple ranges, other units, malformed): the whole
+// file is sent. satisfiable is false when the range lies outside the file.
+func parseRange(h string, size int64) (start, n int64, ok, satisfiable bool) {
+	spec, found := strings.CutPrefix(h, "bytes=")
+	if !found || strings.Contains(spec, ",") {
+		return 0, 0, false, false
+	}
+	first, last, found := strings.Cut(strings.TrimSpace(spec), "-")
+	if !found {
+		return 0, 0, false, false
+	}
+	if first == "" { // suffix: the last N bytes
+		k, err := strconv.ParseInt(last, 10, 64)
+		if err != nil || k < 0 {
+			return 0, 0, false, false
+		}
+		if k == 0 || size == 0 {
+			return 0, 0, true, false
+		}
+		if k > size {
+			k = size
+		}
+		return size - k, k, true, true
+	}
+	a, err := strconv.ParseInt(first, 10, 64)
+	if err != nil || a < 0 {
+		return 0, 0, false, false
+	}
+	b := size - 1
+	if last != "" {
+		if b, err = strconv.ParseInt(last, 10, 64); err != nil || b < a {
+			return 0, 0, false, false
+		}
+		if b > size-1 {
+			b = size - 1
+		}
+	}
+	if a >= size {
+		return 0, 0, true, false
+	}
+	return a, b - a + 1, true, true
+}

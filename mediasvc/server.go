@@ -1,0 +1,331 @@
+// Package mediasvc is the media HTTP API of ../shared/spec/API.md and the
+// service logic behind it: streaming uploads into a blob store, two-phase
+// metadata commits, previews, and the permission checks of package auth.
+// Handlers are methods on Server, whose fields are its dependencies; they
+// return errors, which classify maps to statuses in one place.
+package mediasvc
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/xmppmedia/mediaserver/auth"
+	"github.com/xmppmedia/mediaserver/storage"
+	"github.com/xmppmedia/mediaserver/transform"
+)
+
+// Config is the part of the configuration the HTTP service uses.
+type Config struct {
+	// PublicURL is the base URL clients use; empty derives it from each
+	// request. It goes into XEP-0070 confirmation URLs.
+	PublicURL string
+	// MaxUploadBytes bounds the stored size of an upload.
+	MaxUploadBytes int64
+	// PreviewSizes are made at upload for every image, in both orientations.
+	PreviewSizes []transform.Box
+	// AvatarsPublic makes every channel's avatar readable by anyone.
+	AvatarsPublic bool
+	// PublicMaxAge is the Cache-Control max-age of open channels' media.
+	PublicMaxAge time.Duration
+	// MaxConcurrentUploads bounds uploads in progress; more get 503.
+	MaxConcurrentUploads int
+	// PreviewWait is how long an on-demand preview waits for a worker
+	// before the request gets 503.
+	PreviewWait time.Duration
+	// AbandonAfter is the age at which Recover removes unfinished uploads.
+	AbandonAfter time.Duration
+}
+
+// DefaultConfig matches the defaults of CONFIG.md.
+func DefaultConfig() Config {
+	return Config{
+		MaxUploadBytes:       104857600,
+		PreviewSizes:         []transform.Box{{Width: 240, Height: 320}, {Width: 320, Height: 480}},
+		AvatarsPublic:        true,
+		PublicMaxAge:         24 * time.Hour,
+		MaxConcurrentUploads: 64,
+		PreviewWait:          10 * time.Second,
+		AbandonAfter:         15 * time.Minute,
+	}
+}
+
+// Validate reports a configuration that cannot work.
+func (c Config) Validate() error {
+	var errs []error
+	if c.MaxUploadBytes <= 0 {
+		errs = append(errs, errors.New("max upload bytes must be positive"))
+	}
+	if c.MaxConcurrentUploads <= 0 {
+		errs = append(errs, errors.New("max concurrent uploads must be positive"))
+	}
+	if c.PreviewWait <= 0 {
+		errs = append(errs, errors.New("preview wait must be positive"))
+	}
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || u.Host == "" {
+			errs = append(errs, fmt.Errorf("public URL %q is not an absolute URL", c.PublicURL))
+		}
+	}
+	for _, b := range c.PreviewSizes {
+		if b.Width < 1 || b.Height < 1 || b.Width > maxPreviewSide || b.Height > maxPreviewSide {
+			errs = append(errs, fmt.Errorf("preview size %v out of range", b))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Deps are the parts a Server is built on.
+type Deps struct {
+	Blobs    storage.Blobs
+	Metadata storage.Metadata
+	Auth     auth.Authorizer
+	Images   *transform.Transformer
+	Log      *slog.Logger
+	// Ready, when set, is asked by /readyz besides the metadata store
+	// (e.g. whether the XMPP component is connected).
+	Ready func(ctx context.Context) error
+}
+
+// Server serves the media API.
+type Server struct {
+	cfg      Config
+	blobs    *storage.Policy
+	meta     storage.Metadata
+	auth     auth.Authorizer
+	images   *transform.Transformer
+	log      *slog.Logger
+	ready    func(ctx context.Context) error
+	boxes    []transform.Box // the bounded set of preview boxes, smallest first
+	upload   []transform.Box // boxes made at upload
+	uploads  chan struct{}   // upload slots
+	previews singleflight.Group
+	now      func() time.Time
+
+	// crash-test hooks, set only by tests in this package
+	hookBlobWritten func()
+}
+
+// New builds a Server. Every dependency but Ready is required.
+func New(cfg Config, deps Deps) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("mediasvc config: %w", err)
+	}
+	if deps.Blobs == nil || deps.Metadata == nil || deps.Auth == nil || deps.Images == nil {
+		return nil, errors.New("mediasvc: blobs, metadata, auth and images are all required")
+	}
+	log := deps.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{
+		cfg:     cfg,
+		blobs:   &storage.Policy{Blobs: deps.Blobs, MaxBytes: cfg.MaxUploadBytes},
+		meta:    deps.Metadata,
+		auth:    deps.Auth,
+		images:  deps.Images,
+		log:     log,
+		ready:   deps.Ready,
+		uploads: make(chan struct{}, cfg.MaxConcurrentUploads),
+		now:     func() time.Time { return time.Now().UTC() },
+	}
+	s.upload = uploadBoxes(cfg.PreviewSizes)
+	s.boxes = previewLadder(s.upload)
+	return s, nil
+}
+
+// Handler returns the HTTP handler with every route of the API.
+func (s *Server) Handler() http.Handler {
+	r := chi.NewRouter()
+	r.Use(s.withRequestID, s.withCommonHeaders, s.withRecover, s.withAccessLog)
+	r.NotFound(s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		return errorf(http.StatusNotFound, "no such route")
+	}))
+	r.MethodNotAllowed(s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		return errorf(http.StatusMethodNotAllowed, "method not allowed")
+	}))
+	r.Options("/*", s.preflight)
+
+	r.Get("/healthz", s.handle(s.healthz))
+	r.Get("/readyz", s.handle(s.readyz))
+
+	r.Route("/{entity}", func(r chi.Router) {
+		r.Get("/", s.handle(s.list))
+		r.Post("/", s.handle(s.uploadMedia))
+		r.Route("/{mediaID}", func(r chi.Router) {
+			r.Get("/", s.handle(s.download))
+			r.Head("/", s.handle(s.download))
+			r.Post("/", s.handle(s.update))
+			r.Put("/", s.handle(s.putAvatar))
+			r.Delete("/", s.handle(s.deleteMedia))
+			r.Get("/metadata", s.handle(s.metadata))
+		})
+	})
+	return r
+}
+
+// handle adapts an error-returning handler.
+func (s *Server) handle(h func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	}
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	checks := map[string]string{}
+	ok := true
+	if err := s.meta.Ping(ctx); err != nil {
+		checks["metadata"], ok = "unavailable", false
+	} else {
+		checks["metadata"] = "ok"
+	}
+	if s.ready != nil {
+		if err := s.ready(ctx); err != nil {
+			checks["xmpp"], ok = "unavailable", false
+		} else {
+			checks["xmpp"] = "ok"
+		}
+	}
+	status := http.StatusOK
+	if !ok {
+		status = http.StatusServiceUnavailable
+		w.Header().Set("Retry-After", retryAfterSeconds)
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, status, checks)
+	return nil
+}
+
+// preflight answers CORS preflights without authentication; the CORS
+// headers themselves are set for every response by withCommonHeaders.
+func (s *Server) preflight(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Access-Control-Allow-Methods", "GET, HEAD, POST, PUT, DELETE, OPTIONS")
+	h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Requested-With")
+	h.Set("Access-Control-Max-Age", "86400")
+	h.Set("Allow", "GET, HEAD, POST, PUT, DELETE, OPTIONS")
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) withCommonHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Add("Vary", "Origin")
+		if origin := r.Header.Get("Origin"); origin != "" && validOrigin(origin) {
+			// The origin is echoed, never "*": browsers refuse "*" with
+			// credentials, and clients send credentials.
+			h.Set("Access-Control-Allow-Origin", origin)
+			h.Set("Access-Control-Allow-Credentials", "true")
+			h.Set("Access-Control-Expose-Headers", "Location, ETag, Content-Length")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// validOrigin accepts what a browser sends: scheme://host[:port] or "null".
+func validOrigin(o string) bool {
+	if o == "null" {
+		return true
+	}
+	if len(o) > 512 {
+		return false
+	}
+	u, err := url.Parse(o)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.Path == "" && u.RawQuery == "" && u.User == nil
+}
+
+func (s *Server) withRecover(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.Error("panic serving request", "panic", v, "request_id", requestID(r.Context()), "stack", string(debug.Stack()))
+				s.writeError(w, r, fmt.Errorf("panic: %v", v))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// statusWriter records what a handler answered, for the access log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (s *Server) withAccessLog(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		// The path only: the query may carry credentials (auth=...).
+		s.log.Info("request", "method", r.Method, "path", r.URL.Path, "status", sw.status,
+			"bytes", sw.bytes, "duration_ms", time.Since(start).Milliseconds(),
+			"request_id", requestID(r.Context()), "remote", r.RemoteAddr)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"error":"internal error"}`)
+	}
+	b = append(b, '\n')
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Content-Length", fmt.Sprint(len(b)))
+	w.WriteHeader(status)
+	w.Write(b)
+}
+
+// requestURL is the URL of r as the client sees it, for confirmations.
+func (s *Server) requestURL(r *http.Request) string {
+	if s.cfg.PublicURL != "" {
+		return strings.TrimRight(s.cfg.PublicURL, "/") + r.URL.RequestURI()
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host + r.URL.RequestURI()
+}

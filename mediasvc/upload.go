@@ -1,0 +1,289 @@
+package mediasvc
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/xmppmedia/mediaserver/auth"
+	"github.com/xmppmedia/mediaserver/storage"
+	"github.com/xmppmedia/mediaserver/transform"
+)
+
+// Multipart framing and form fields around the file; the file itself is
+// bounded separately by MaxUploadBytes.
+const bodyOverhead = 1 << 20
+
+func (s *Server) uploadMedia(w http.ResponseWriter, r *http.Request) error {
+	return s.receive(w, r, false)
+}
+
+func (s *Server) putAvatar(w http.ResponseWriter, r *http.Request) error {
+	id, err := mediaIDOf(r)
+	if err != nil || id != avatarID {
+		w.Header().Set("Allow", "GET, HEAD, POST, DELETE, OPTIONS")
+		return errorf(http.StatusMethodNotAllowed, "PUT is only for /{entity}/avatar")
+	}
+	return s.receive(w, r, true)
+}
+
+// receive runs an upload: authorize before reading the body, stream the
+// file into the blob store under a pending metadata record, check and
+// preview it, and only then commit. Any failure removes what was written.
+func (s *Server) receive(w http.ResponseWriter, r *http.Request, asAvatar bool) error {
+	entity, err := entityOf(r)
+	if err != nil {
+		return err
+	}
+	select {
+	case s.uploads <- struct{}{}:
+		defer func() { <-s.uploads }()
+	default:
+		return errBusy
+	}
+	op := auth.OpUpload
+	if asAvatar {
+		op = auth.OpAvatar
+	}
+	dec, err := s.authorize(r, op, entity.String(), "")
+	if err != nil {
+		return err
+	}
+
+	maxBody := s.cfg.MaxUploadBytes + bodyOverhead
+	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct == "application/x-www-form-urlencoded" {
+		// base64 (4/3) with its '+' and '/' percent-encoded (up to 3x).
+		maxBody = s.cfg.MaxUploadBytes/3*4*3 + bodyOverhead
+	}
+	if r.ContentLength > maxBody {
+		return errorf(http.StatusRequestEntityTooLarge, "upload too large")
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+
+	up := &upload{s: s, entity: entity.String(), id: newMediaID(), author: dec.User.String()}
+	form, err := readUploadBody(r, s.cfg.MaxUploadBytes, up.storeData)
+	if err == nil {
+		err = up.finish(r.Context(), form, asAvatar)
+	}
+	if err != nil {
+		up.discard()
+		return err
+	}
+	w.Header().Set("Location", "/"+up.m.Entity+"/"+up.m.ID)
+	writeJSON(w, http.StatusCreated, toJSON(up.m))
+	return nil
+}
+
+// upload is one upload in progress.
+type upload struct {
+	s        *Server
+	entity   string
+	id       string
+	author   string
+	begun    bool
+	m        storage.Media
+	previews []storage.Preview
+}
+
+// storeData records the pending item and streams the file into the store.
+func (u *upload) storeData(data io.Reader) error {
+	ctx := context.Background() // the body's own errors end the copy
+	now := u.s.now()
+	u.m = storage.Media{
+		ID: u.id, Entity: u.entity, Author: u.author,
+		Uploaded: now, Updated: now, BlobKey: originalKey(u.entity, u.id),
+	}
+	if err := u.s.meta.Begin(ctx, u.m); err != nil {
+		return fmt.Errorf("begin upload %s: %w", u.id, err)
+	}
+	u.begun = true
+	sum, err := u.s.blobs.PutSum(ctx, u.m.BlobKey, data)
+	if err != nil {
+		return fmt.Errorf("store upload %s: %w", u.id, err)
+	}
+	u.m.Size, u.m.SHA1 = sum.Size, sum.SHA1
+	if u.s.hookBlobWritten != nil {
+		u.s.hookBlobWritten()
+	}
+	return nil
+}
+
+// finish validates the fields, inspects and previews images, and commits.
+func (u *upload) finish(ctx context.Context, form uploadForm, asAvatar bool) error {
+	if !form.haveData {
+		return errorf(http.StatusBadRequest, "missing data field")
+	}
+	mimeType, err := normalizeMIME(form.contentType, form.partContentType)
+	if err != nil {
+		return err
+	}
+	u.m.MimeType = mimeType
+	u.m.FileName = form.fileName
+	if u.m.FileName == "" {
+		u.m.FileName = form.partFileName
+	}
+	u.m.Title, u.m.Description = form.title, form.description
+	u.m.Extension = extensionOf(u.m.FileName)
+	if u.m.Extension == "" {
+		if exts, _ := mime.ExtensionsByType(mimeType); len(exts) > 0 {
+			u.m.Extension = strings.TrimPrefix(exts[0], ".")
+		}
+	}
+	u.m.Avatar = asAvatar
+
+	isImage := transform.IsImageType(mimeType)
+	if asAvatar && !isImage {
+		return errorf(http.StatusUnsupportedMediaType, "an avatar must be a JPEG, PNG, GIF or WebP image")
+	}
+	if isImage {
+		if asAvatar {
+			if err := u.cropAvatar(ctx); err != nil {
+				return err
+			}
+		}
+		if err := u.inspect(ctx); err != nil {
+			return err
+		}
+		if err := u.makePreviews(ctx); err != nil {
+			return err
+		}
+	}
+
+	prev, prevPreviews, err := u.s.meta.Commit(ctx, u.m, asAvatar)
+	if err != nil {
+		return fmt.Errorf("commit upload %s: %w", u.id, err)
+	}
+	u.begun = false // committed: no longer ours to discard
+	for _, p := range u.previews {
+		if err := u.s.meta.PutPreview(ctx, p); err != nil {
+			// The item is stored; the preview is made again on request.
+			u.s.log.Warn("record preview", "id", u.id, "box", fmt.Sprintf("%dx%d", p.Width, p.Height), "err", err)
+		}
+	}
+	if prev != nil {
+		u.s.removeBlobs(context.WithoutCancel(ctx), *prev, prevPreviews)
+	}
+	return nil
+}
+
+// normalizeMIME picks the content-type field over the part's own type and
+// checks it is a well-formed media type.
+func normalizeMIME(field, part string) (string, error) {
+	v := field
+	if v == "" {
+		v = part
+	}
+	if v == "" {
+		return "", errorf(http.StatusBadRequest, "missing content-type")
+	}
+	mt, _, err := mime.ParseMediaType(v)
+	if err != nil || !strings.Contains(mt, "/") || len(mt) > 255 {
+		return "", errorf(http.StatusBadRequest, "content-type is not a media type")
+	}
+	return mt, nil
+}
+
+func (u *upload) cropAvatar(ctx context.Context) error {
+	rc, _, err := u.s.blobs.Fetch(ctx, u.m.BlobKey)
+	if err != nil {
+		return fmt.Errorf("read avatar %s: %w", u.id, err)
+	}
+	img, err := u.s.images.AvatarContext(ctx, rc)
+	rc.Close()
+	if err != nil {
+		return fmt.Errorf("crop avatar %s: %w", u.id, err)
+	}
+	sum, err := u.s.blobs.PutSum(ctx, u.m.BlobKey, bytesReader(img.Data))
+	if err != nil {
+		return fmt.Errorf("store avatar %s: %w", u.id, err)
+	}
+	u.m.Size, u.m.SHA1, u.m.MimeType = sum.Size, sum.SHA1, img.MimeType
+	if exts, _ := mime.ExtensionsByType(img.MimeType); len(exts) > 0 && extensionOf(u.m.FileName) != strings.TrimPrefix(exts[0], ".") {
+		u.m.Extension = strings.TrimPrefix(exts[0], ".")
+	}
+	return nil
+}
+
+func (u *upload) inspect(ctx context.Context) error {
+	rc, _, err := u.s.blobs.Fetch(ctx, u.m.BlobKey)
+	if err != nil {
+		return fmt.Errorf("read upload %s: %w", u.id, err)
+	}
+	defer rc.Close()
+	info, err := u.s.images.Inspect(rc)
+	if err != nil {
+		return fmt.Errorf("inspect upload %s: %w", u.id, err)
+	}
+	u.m.Width, u.m.Height = info.Width, info.Height
+	return nil
+}
+
+// makePreviews renders the device sizes now, so the first phone that asks
+// gets a stored file.
+func (u *upload) makePreviews(ctx context.Context) error {
+	if len(u.s.upload) == 0 {
+		return nil
+	}
+	rc, _, err := u.s.blobs.Fetch(ctx, u.m.BlobKey)
+	if err != nil {
+		return fmt.Errorf("read upload %s: %w", u.id, err)
+	}
+	imgs, err := u.s.images.PreviewsContext(ctx, rc, u.m.Size, u.s.upload)
+	rc.Close()
+	if err != nil {
+		return fmt.Errorf("previews of %s: %w", u.id, err)
+	}
+	for i, img := range imgs {
+		p, err := u.s.storePreview(ctx, u.m, u.s.upload[i], img)
+		if err != nil {
+			return err
+		}
+		u.previews = append(u.previews, p)
+	}
+	return nil
+}
+
+// discard removes whatever a failed upload wrote. It runs even when the
+// client has gone, hence its own context.
+func (u *upload) discard() {
+	if !u.begun {
+		return
+	}
+	ctx := context.Background()
+	u.s.removeBlobs(ctx, u.m, u.previews)
+	if err := u.s.meta.Abort(ctx, u.entity, u.id); err != nil {
+		// Recover removes it at the next start.
+		u.s.log.Warn("abort upload", "id", u.id, "err", err)
+	}
+}
+
+// removeBlobs deletes an item's original and every preview it may have:
+// the recorded ones and every box of the bounded set, which also catches a
+// preview stored just before a crash but never recorded.
+func (s *Server) removeBlobs(ctx context.Context, m storage.Media, previews []storage.Preview) {
+	keys := []string{m.BlobKey}
+	for _, p := range previews {
+		keys = append(keys, p.BlobKey)
+	}
+	for _, b := range s.boxes {
+		keys = append(keys, previewKey(m.Entity, m.ID, b))
+	}
+	if err := s.blobs.Remove(ctx, dedupe(keys)...); err != nil {
+		s.log.Warn("remove blobs", "id", m.ID, "err", err)
+	}
+}
+
+func dedupe(keys []string) []string {
+	seen := make(map[string]bool, len(keys))
+	out := keys[:0]
+	for _, k := range keys {
+		if k != "" && !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
+	return out
+}
