@@ -1,7 +1,6 @@
 package transform
 
 import (
-	"errors"
 	"fmt"
 	"image"
 	"image/gif"
@@ -100,9 +99,4 @@ func checkPixels(w, h int, maxPixels int64) error {
 		return fmt.Errorf("%w: %dx%d is over %d pixels", ErrTooManyPixels, w, h, maxPixels)
 	}
 	return nil
-}
-
-// isUnexpectedEnd reports truncation errors, which mean a corrupt file.
-func isUnexpectedEnd(err error) bool {
-	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
 }

@@ -170,7 +170,7 @@ func shrinkGeneric(dst *image.NRGBA, img image.Image, k int) {
 			out[4*ox] = uint8(min(255, (s.r*255+s.a/2)/s.a))
 			out[4*ox+1] = uint8(min(255, (s.g*255+s.a/2)/s.a))
 			out[4*ox+2] = uint8(min(255, (s.b*255+s.a/2)/s.a))
-			out[4*ox+3] = uint8((a + 0x80) >> 8)
+			out[4*ox+3] = uint8((a*255 + 0x7FFF) / 0xFFFF)
 		}
 	}
 }

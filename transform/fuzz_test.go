@@ -1,0 +1,59 @@
+package transform
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"testing"
+)
+
+// FuzzDecode drives the decode entry point (header checks, orientation,
+// decode, resize, encode) with arbitrary bytes. Whatever the input, the
+// pipeline must not panic, must answer with one of the package's error kinds
+// (never an unclassified error, which would become a 500), and a success
+// must fit the box.
+//
+// CI runs it bounded: go test ./transform -run '^$' -fuzz FuzzDecode -fuzztime 30s
+func FuzzDecode(f *testing.F) {
+	// Seeds: a small valid file of each format, tagged and untagged, and the bombs.
+	q := quadrants(24, 16)
+	f.Add(encodeJPEG(f, q, 80))
+	f.Add(jpegWithOrientation(f, q, 6, true))
+	f.Add(encodePNG(f, q))
+	f.Add(pngWithOrientation(f, q, 3))
+	f.Add(encodeGIF(f, q))
+	for _, name := range []string{"testdata/quadrants.webp", "testdata/alpha.webp"} {
+		if b, err := os.ReadFile(name); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Add(webpFile(f, "testdata/quadrants.webp", 64, 32, 8))
+	f.Add([]byte("\xFF\xD8\xFF"))
+	f.Add([]byte("GIF89a\x01\x00\x01\x00"))
+
+	cfg := DefaultConfig()
+	cfg.MaxPixels = 4_000_000 // keep each fuzz iteration cheap
+	tr, err := New(cfg)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		imgs, err := tr.Previews(bytes.NewReader(data), int64(len(data)), []Box{{24, 24}})
+		if err != nil {
+			if !errors.Is(err, ErrUnsupported) && !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrTooManyPixels) {
+				t.Fatalf("unclassified error: %v", err)
+			}
+			return
+		}
+		p := imgs[0]
+		if p.Width < 1 || p.Height < 1 || (!p.UseOriginal && (p.Width > 24 || p.Height > 24)) {
+			t.Fatalf("preview %dx%d does not fit 24x24", p.Width, p.Height)
+		}
+		if !p.UseOriginal && len(p.Data) == 0 {
+			t.Fatal("empty preview")
+		}
+		if _, err := tr.Inspect(bytes.NewReader(data)); err != nil {
+			t.Fatalf("Previews succeeded but Inspect failed: %v", err)
+		}
+	})
+}
