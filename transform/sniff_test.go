@@ -5,7 +5,7 @@ import "testing"
 func TestSniff(t *testing.T) {
 	tests := []struct {
 		name, head, want string
-		ok              bool
+		ok               bool
 	}{
 		{"jpeg", "\xFF\xD8\xFF\xE0", formatJPEG, true},
 		{"png", "\x89PNG\r\n\x1a\n\x00", formatPNG, true},
