@@ -164,6 +164,11 @@ func (s *Store) objectKey(key string) (string, error) {
 // Ping checks that the bucket is reachable with the configured credentials.
 func (s *Store) Ping(ctx context.Context) error {
 	_, err := s.client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(s.bucket)})
+	if status, ok := httpStatus(err); ok && status == http.StatusNotFound {
+		// Not ErrNotFound: that kind is for blobs, and this is a
+		// misconfiguration.
+		return fmt.Errorf("s3 ping: bucket %s does not exist: %w", s.bucket, err)
+	}
 	if err != nil {
 		return classify(ctx, "ping bucket "+s.bucket, err)
 	}

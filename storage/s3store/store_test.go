@@ -482,3 +482,68 @@ func TestPing(t *testing.T) {
 		t.Errorf("Ping with a wrong secret = %v, want a plain error", err)
 	}
 }
+
+// The server goes away while a blob is being downloaded: the reader fails
+// as unavailable instead of ending early as if the blob were shorter.
+func TestServerStoppedMidFetch(t *testing.T) {
+	srv := s3test.StartServer(t)
+	cfg := srv.Config
+	cfg.RequestTimeout = 2 * time.Second
+	store := newStore(t, cfg)
+	ctx := context.Background()
+	const size = 4 * partSize
+	if _, err := store.Put(ctx, "item", body(5, size)); err != nil {
+		t.Fatal(err)
+	}
+	rc, _, err := store.Fetch(ctx, "item")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	if _, err := io.CopyN(io.Discard, rc, 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	srv.Stop()
+	n, err := io.Copy(io.Discard, rc)
+	if !errors.Is(err, storage.ErrUnavailable) {
+		t.Errorf("reading on after the server stopped: %d more bytes, error %v; want ErrUnavailable", n, err)
+	}
+}
+
+// RequestTimeout bounds silence on the wire, not the whole download: a
+// reader that pauses longer than the timeout between reads still gets the
+// whole blob.
+func TestSlowReaderOfFetchNotCutOff(t *testing.T) {
+	srv := s3test.StartServer(t)
+	cfg := srv.Config
+	cfg.RequestTimeout = 500 * time.Millisecond
+	store := newStore(t, cfg)
+	ctx := context.Background()
+	const size = 2 * partSize
+	if _, err := store.Put(ctx, "item", body(6, size)); err != nil {
+		t.Fatal(err)
+	}
+	rc, _, err := store.Fetch(ctx, "item")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	buf := make([]byte, 256<<10)
+	var read int64
+	for pauses := 0; ; pauses++ {
+		if pauses < 3 {
+			time.Sleep(cfg.RequestTimeout * 3 / 2)
+		}
+		n, err := rc.Read(buf)
+		read += int64(n)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("read after %d bytes: %v", read, err)
+		}
+	}
+	if read != size {
+		t.Errorf("read %d bytes, want %d", read, size)
+	}
+}
