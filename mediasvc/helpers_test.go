@@ -21,6 +21,7 @@ import (
 
 	"github.com/xmppmedia/mediaserver/auth"
 	"github.com/xmppmedia/mediaserver/auth/authtest"
+	"github.com/xmppmedia/mediaserver/storage"
 	"github.com/xmppmedia/mediaserver/storage/disk"
 	"github.com/xmppmedia/mediaserver/storage/sqlite"
 	"github.com/xmppmedia/mediaserver/transform"
@@ -41,7 +42,7 @@ const (
 // env is a Server over real disk and SQLite stores with in-process
 // stand-ins for XMPP, behind a real HTTP server.
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	srv      *Server
 	http     *httptest.Server
 	root     string // blob store root
@@ -52,28 +53,42 @@ type env struct {
 
 type envOption func(*Config)
 
-func newEnv(t *testing.T, opts ...envOption) *env {
+func newEnv(t testing.TB, opts ...envOption) *env {
 	t.Helper()
 	dir := t.TempDir()
-	e := &env{t: t, root: filepath.Join(dir, "media"), dbPath: filepath.Join(dir, "media.db"),
-		channels: &authtest.Channels{}, confirm: &authtest.Confirmer{}}
-	affs := map[string]auth.Affiliation{
-		alice: auth.AffOwner, bob: auth.AffPublisher, carol: auth.AffMember,
-		mallory: auth.AffOutcast, dave: auth.AffModerator,
-	}
-	e.channels.Set(privateChan, "whitelist", affs)
-	e.channels.Set(openChan, "open", affs)
-	for _, u := range []string{alice, bob, carol, mallory, dave} {
-		e.confirm.Accept(u+"/phone", "tid-"+strings.Split(u, "@")[0])
-	}
+	e := &env{t: t, root: filepath.Join(dir, "media"), dbPath: filepath.Join(dir, "media.db")}
+	e.channels, e.confirm = newFixtureAuth()
 	cfg := DefaultConfig()
 	for _, o := range opts {
 		o(&cfg)
 	}
 	e.srv = e.newServer(cfg)
-	e.http = httptest.NewServer(e.srv.Handler())
-	t.Cleanup(e.http.Close)
+	e.http = httptestServer(t, e.srv)
 	return e
+}
+
+func httptestServer(t testing.TB, srv *Server) *httptest.Server {
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(hs.Close)
+	return hs
+}
+
+var pageAll = storage.Page{Max: 1000}
+
+// newFixtureAuth sets up the channels and accepted confirmations of the
+// fixture users.
+func newFixtureAuth() (*authtest.Channels, *authtest.Confirmer) {
+	channels, confirm := &authtest.Channels{}, &authtest.Confirmer{}
+	affs := map[string]auth.Affiliation{
+		alice: auth.AffOwner, bob: auth.AffPublisher, carol: auth.AffMember,
+		mallory: auth.AffOutcast, dave: auth.AffModerator,
+	}
+	channels.Set(privateChan, "whitelist", affs)
+	channels.Set(openChan, "open", affs)
+	for _, u := range []string{alice, bob, carol, mallory, dave} {
+		confirm.Accept(u+"/phone", "tid-"+strings.Split(u, "@")[0])
+	}
+	return channels, confirm
 }
 
 // newServer builds a Server on the env's stores (a fresh process would).

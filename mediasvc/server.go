@@ -147,14 +147,13 @@ func New(cfg Config, deps Deps) (*Server, error) {
 // Handler returns the HTTP handler with every route of the API.
 func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()
-	r.Use(s.withRequestID, s.withCommonHeaders, s.withRecover, s.withAccessLog)
+	r.Use(s.withRequestID, s.withCommonHeaders, s.withRecover, s.withAccessLog, s.withPreflight)
 	r.NotFound(s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		return errorf(http.StatusNotFound, "no such route")
 	}))
 	r.MethodNotAllowed(s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		return errorf(http.StatusMethodNotAllowed, "method not allowed")
 	}))
-	r.Options("/*", s.preflight)
 
 	r.Get("/healthz", s.handle(s.healthz))
 	r.Get("/readyz", s.handle(s.readyz))
@@ -215,9 +214,20 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// preflight answers CORS preflights without authentication; the CORS
-// headers themselves are set for every response by withCommonHeaders.
-func (s *Server) preflight(w http.ResponseWriter, r *http.Request) {
+// withPreflight answers OPTIONS on any path, before routing and without
+// authentication; the CORS headers themselves are set for every response
+// by withCommonHeaders.
+func (s *Server) withPreflight(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodOptions {
+			next.ServeHTTP(w, r)
+			return
+		}
+		preflight(w)
+	})
+}
+
+func preflight(w http.ResponseWriter) {
 	h := w.Header()
 	h.Set("Access-Control-Allow-Methods", "GET, HEAD, POST, PUT, DELETE, OPTIONS")
 	h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Requested-With")
