@@ -147,10 +147,16 @@ func (s *Store) migrate(ctx context.Context, b *backend) error {
 // backend runs sqlstore transactions on the pool.
 type backend struct{ pool *pgxpool.Pool }
 
+// Read runs fn's statements on one pooled connection outside a transaction:
+// BEGIN and COMMIT would triple the round trips of a Get, and the reads do
+// not need a shared snapshot (see sqlstore.Backend).
 func (b *backend) Read(ctx context.Context, fn func(sqlstore.Tx) error) error {
-	// Repeatable read: a List's look-up of its After item and the page
-	// itself see one snapshot.
-	return b.run(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, fn)
+	conn, err := b.pool.Acquire(ctx)
+	if err != nil {
+		return classify(fmt.Errorf("acquire connection: %w", err))
+	}
+	defer conn.Release()
+	return fn(pgQuerier{conn})
 }
 
 func (b *backend) Write(ctx context.Context, fn func(sqlstore.Tx) error) error {
@@ -162,7 +168,7 @@ func (b *backend) run(ctx context.Context, opts pgx.TxOptions, fn func(sqlstore.
 	if err != nil {
 		return classify(fmt.Errorf("begin transaction: %w", err))
 	}
-	if err := fn(pgTx{tx}); err != nil {
+	if err := fn(pgQuerier{tx}); err != nil {
 		// Rollback on a dead connection fails too; the pool drops it.
 		tx.Rollback(context.WithoutCancel(ctx))
 		return err
@@ -180,18 +186,25 @@ func (b *backend) Close() error {
 	return nil
 }
 
-type pgTx struct{ tx pgx.Tx }
+// querier is what a pgx.Tx and a *pgxpool.Conn have in common.
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
 
-func (t pgTx) Exec(ctx context.Context, query string, args ...any) (int64, error) {
-	tag, err := t.tx.Exec(ctx, query, args...)
+// pgQuerier adapts a querier to sqlstore.Tx, classifying its errors.
+type pgQuerier struct{ q querier }
+
+func (t pgQuerier) Exec(ctx context.Context, query string, args ...any) (int64, error) {
+	tag, err := t.q.Exec(ctx, query, args...)
 	if err != nil {
 		return 0, classify(err)
 	}
 	return tag.RowsAffected(), nil
 }
 
-func (t pgTx) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
-	rows, err := t.tx.Query(ctx, query, args...)
+func (t pgQuerier) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
+	rows, err := t.q.Query(ctx, query, args...)
 	if err != nil {
 		return nil, classify(err)
 	}

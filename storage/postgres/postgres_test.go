@@ -288,3 +288,14 @@ func TestDeadline(t *testing.T) {
 		t.Errorf("retried Commit: %v", err)
 	}
 }
+
+func BenchmarkMetadata(b *testing.B) {
+	metadatatest.Bench(b, func(b *testing.B) storage.Metadata {
+		s, err := postgres.Open(context.Background(), postgres.Config{DSN: server.NewDatabase(b), MaxConns: 8})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { s.Close() })
+		return s
+	})
+}

@@ -2,8 +2,12 @@ package sqlite
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"testing"
+	"time"
+
+	"github.com/xmppmedia/mediaserver/storage"
 )
 
 // TestConnectionSettings checks the settings the package doc promises on
@@ -41,5 +45,39 @@ func TestConnectionSettings(t *testing.T) {
 	}
 	if n := s.b.writer.Stats().MaxOpenConnections; n != 1 {
 		t.Errorf("writer pool allows %d connections, want 1", n)
+	}
+}
+
+// TestDeadlineWhileWriterBusy checks that a write waiting for the single
+// writer connection gives up at its context's deadline, with
+// storage.ErrUnavailable, and leaves nothing behind.
+func TestDeadlineWhileWriterBusy(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, Config{Path: filepath.Join(t.TempDir(), "media.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	busy, err := s.b.writer.BeginTx(ctx, nil) // holds the only writer connection
+	if err != nil {
+		t.Fatal(err)
+	}
+	callCtx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	m := storage.Media{Entity: "chan@example.org", ID: "late", BlobKey: "k", Uploaded: time.Now()}
+	err = s.Begin(callCtx, m)
+	if !errors.Is(err, storage.ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Begin while the writer is busy: %v, want ErrUnavailable and DeadlineExceeded", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("Begin past a 200ms deadline returned after %v", d)
+	}
+	busy.Rollback()
+	if ps, err := s.Pending(ctx, time.Now().Add(time.Hour)); err != nil || len(ps) != 0 {
+		t.Errorf("Pending after a timed-out Begin = %v, %v; want none", ps, err)
+	}
+	if err := s.Begin(ctx, m); err != nil {
+		t.Errorf("Begin once the writer is free: %v", err)
 	}
 }

@@ -175,3 +175,14 @@ func TestOpenRefusesBadPaths(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkMetadata(b *testing.B) {
+	metadatatest.Bench(b, func(b *testing.B) storage.Metadata {
+		s, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(b.TempDir(), "media.db")})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { s.Close() })
+		return s
+	})
+}

@@ -59,8 +59,11 @@ type Tx interface {
 
 // Backend runs transactions.
 type Backend interface {
-	// Read runs fn in a transaction that sees one consistent snapshot and
-	// does not write.
+	// Read runs fn, whose statements only read. They need not share one
+	// snapshot: the store's reads of several statements (List's look-up
+	// of its After item then the page; Previews' look-up of the item then
+	// its previews) give an acceptable answer if a write falls between
+	// them.
 	Read(ctx context.Context, fn func(Tx) error) error
 	// Write runs fn in a read-write transaction and commits it when fn
 	// returns nil (rolls it back otherwise). The commit is durable when
