@@ -42,7 +42,7 @@ type Config struct {
 	// MaxPixels refuses images whose header claims more than width*height
 	// pixels, before any pixel memory is allocated (limits.max_image_pixels).
 	MaxPixels int64
-	// JPEGQuality for previews and avatars, 1..100. 80 keeps a 320x480-box
+	// JPEGQuality for previews and avatars, 1..100. 85 keeps a 320x480-box
 	// preview of a 12 MP photo well under 30 KB at SSIM >= 0.97 (docs/previews.md).
 	JPEGQuality int
 	// Workers bounds how many decodes run at once (each 12 MP decode holds
@@ -57,7 +57,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		MaxPixels:   50_000_000,
-		JPEGQuality: 80,
+		JPEGQuality: 85,
 		Workers:     0,
 		AvatarSide:  512,
 	}

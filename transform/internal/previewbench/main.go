@@ -1,0 +1,353 @@
+// Command previewbench measures the preview pipeline against libvips'
+// vipsthumbnail, whole processes side by side in one run, and prints the
+// figures of docs/previews.md:
+//
+//   - wall time of `mediaserver thumbnail` making both device previews
+//     (240x320 and 320x480) in one process vs two vipsthumbnail processes
+//     making the same two sizes, alternated run by run, as a ratio;
+//   - quality (SSIM and PSNR of the luma) of both against a Lanczos
+//     reference computed in Go from the full-resolution decode;
+//   - byte size of the 320x480-box preview;
+//   - peak RSS of 8 concurrent 12 MP previews (baseline and progressive).
+//
+// Usage (from the repository root):
+//
+//	go build -o /tmp/mediaserver ./cmd/mediaserver
+//	go run ./transform/internal/previewbench -bin /tmp/mediaserver -runs 15
+//
+// It needs vipsthumbnail and vips (Debian libvips-tools) on PATH; vips makes
+// the progressive JPEG from the generated baseline one.
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"image"
+	"image/jpeg"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/disintegration/imaging"
+	"github.com/xmppmedia/mediaserver/transform"
+	"github.com/xmppmedia/mediaserver/transform/internal/quality"
+	"github.com/xmppmedia/mediaserver/transform/internal/testimage"
+)
+
+var boxes = []transform.Box{{Width: 240, Height: 320}, {Width: 320, Height: 480}}
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "rss-child" {
+		if err := rssChild(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "rss-child:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	bin := flag.String("bin", "", "mediaserver binary (required)")
+	dir := flag.String("dir", "", "work directory (default: a new temporary one)")
+	runs := flag.Int("runs", 11, "timed runs per side and file")
+	quality := flag.Int("quality", transform.DefaultConfig().JPEGQuality, "JPEG quality for both tools")
+	flag.Parse()
+	if *bin == "" {
+		fmt.Fprintln(os.Stderr, "previewbench: -bin is required (go build -o /tmp/mediaserver ./cmd/mediaserver)")
+		os.Exit(2)
+	}
+	if err := run(*bin, *dir, *runs, *quality); err != nil {
+		fmt.Fprintln(os.Stderr, "previewbench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(bin, dir string, runs, q int) error {
+	if dir == "" {
+		d, err := os.MkdirTemp("", "previewbench")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(d)
+		dir = d
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	files, err := makeInputs(dir)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("machine: %d CPUs, %s/%s, %s; runs per side: %d; JPEG quality %d for both\n\n",
+		runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), runs, q)
+
+	fmt.Println("| input | mediaserver thumbnail, both sizes (median) | 2 x vipsthumbnail (median of sums) | ratio | mediaserver peak RSS | vipsthumbnail peak RSS |")
+	fmt.Println("|---|---|---|---|---|---|")
+	for _, f := range files {
+		if err := timeSideBySide(bin, dir, f, runs, q); err != nil {
+			return err
+		}
+	}
+	fmt.Println()
+	fmt.Println("| input | box | size | mediaserver bytes | SSIM | PSNR dB | vipsthumbnail bytes | SSIM | PSNR dB |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|")
+	for _, f := range files {
+		if err := compareQuality(bin, dir, f, q); err != nil {
+			return err
+		}
+	}
+	fmt.Println()
+	fmt.Println("| 8 concurrent 12 MP previews (4 baseline + 4 progressive, both sizes) | peak RSS | wall |")
+	fmt.Println("|---|---|---|")
+	for _, workers := range []int{0, 8} {
+		if err := measureRSS(files, workers); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type input struct{ name, path string }
+
+// makeInputs writes a 4000x3000 photo-like baseline JPEG (~4 MB) and a
+// progressive re-encoding of it.
+func makeInputs(dir string) ([]input, error) {
+	img := testimage.Photo(4000, 3000, 1)
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 90}); err != nil {
+		return nil, err
+	}
+	base := filepath.Join(dir, "baseline.jpg")
+	if err := os.WriteFile(base, buf.Bytes(), 0o644); err != nil {
+		return nil, err
+	}
+	prog := filepath.Join(dir, "progressive.jpg")
+	if out, err := exec.Command("vips", "copy", base, prog+"[interlace,Q=90]").CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("make progressive JPEG with vips: %v: %s", err, out)
+	}
+	files := []input{{"baseline", base}, {"progressive", prog}}
+	for _, f := range files {
+		st, err := os.Stat(f.path)
+		if err != nil {
+			return nil, err
+		}
+		fmt.Printf("input %s: 4000x3000, %.2f MB\n", f.name, float64(st.Size())/1e6)
+	}
+	return files, nil
+}
+
+func oursCmd(bin, dir string, f input, q int) *exec.Cmd {
+	return exec.Command(bin, "thumbnail", "--quality", strconv.Itoa(q),
+		"--box", "240x320", "--box", "320x480", f.path, filepath.Join(dir, "ours-"+f.name+"-%s.jpg"))
+}
+
+func vipsCmd(dir string, f input, b transform.Box, q int) *exec.Cmd {
+	out := filepath.Join(dir, fmt.Sprintf("vips-%s-%s.jpg[Q=%d,strip]", f.name, b, q))
+	return exec.Command("vipsthumbnail", f.path, "--size", b.String(), "-o", out)
+}
+
+// timed runs cmd and returns its wall time.
+func timed(cmd *exec.Cmd) (time.Duration, error) {
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	t0 := time.Now()
+	err := cmd.Run()
+	d := time.Since(t0)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %v: %s", strings.Join(cmd.Args, " "), err, stderr.String())
+	}
+	return d, nil
+}
+
+// peakRSS runs cmd under GNU time and returns its peak RSS in bytes. The
+// rusage of a child started by Go itself cannot be used: Go starts children
+// with vfork semantics, and Linux then counts the parent's high-water RSS
+// into the child's. GNU time forks a copy of its own small process instead.
+func peakRSS(cmd *exec.Cmd) (int64, error) {
+	out, err := os.CreateTemp("", "rss")
+	if err != nil {
+		return 0, err
+	}
+	out.Close()
+	defer os.Remove(out.Name())
+	wrapped := exec.Command("/usr/bin/time", append([]string{"-f", "%M", "-o", out.Name()}, cmd.Args...)...)
+	if _, err := timed(wrapped); err != nil {
+		return 0, fmt.Errorf("peak RSS (needs GNU time at /usr/bin/time): %w", err)
+	}
+	b, err := os.ReadFile(out.Name())
+	if err != nil {
+		return 0, err
+	}
+	fields := strings.Fields(string(b))
+	if len(fields) == 0 {
+		return 0, fmt.Errorf("peak RSS: empty GNU time output")
+	}
+	kb, err := strconv.ParseInt(fields[len(fields)-1], 10, 64)
+	return kb * 1024, err
+}
+
+func timeSideBySide(bin, dir string, f input, runs, q int) error {
+	var ours, vips []time.Duration
+	runOurs := func() (time.Duration, error) {
+		return timed(oursCmd(bin, dir, f, q))
+	}
+	runVips := func() (time.Duration, error) {
+		var sum time.Duration
+		for _, b := range boxes {
+			d, err := timed(vipsCmd(dir, f, b, q))
+			if err != nil {
+				return 0, err
+			}
+			sum += d
+		}
+		return sum, nil
+	}
+	// Run 0 is an untimed warm-up (page cache, binaries); after it, which
+	// side goes first alternates, so neither always meets a warmer machine.
+	for i := 0; i <= runs; i++ {
+		var do, dv time.Duration
+		var err error
+		if i%2 == 0 {
+			if do, err = runOurs(); err == nil {
+				dv, err = runVips()
+			}
+		} else {
+			if dv, err = runVips(); err == nil {
+				do, err = runOurs()
+			}
+		}
+		if err != nil {
+			return err
+		}
+		if i > 0 {
+			ours, vips = append(ours, do), append(vips, dv)
+		}
+	}
+	oursRSS, err := peakRSS(oursCmd(bin, dir, f, q))
+	if err != nil {
+		return err
+	}
+	var vipsRSS int64
+	for _, b := range boxes {
+		r, err := peakRSS(vipsCmd(dir, f, b, q))
+		if err != nil {
+			return err
+		}
+		vipsRSS = max(vipsRSS, r)
+	}
+	mo, mv := median(ours), median(vips)
+	fmt.Printf("| %s | %s | %s | **%.2f** | %.0f MB | %.0f MB |\n", f.name, ms(mo), ms(mv),
+		float64(mo)/float64(mv), float64(oursRSS)/1e6, float64(vipsRSS)/1e6)
+	return nil
+}
+
+func median(d []time.Duration) time.Duration {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.0f ms", float64(d)/1e6) }
+
+// compareQuality scores both tools' outputs against a Lanczos resize of the
+// full-resolution decode, at each tool's own output size.
+func compareQuality(bin, dir string, f input, q int) error {
+	src, err := imaging.Open(f.path)
+	if err != nil {
+		return err
+	}
+	for _, b := range boxes {
+		oursPath := filepath.Join(dir, fmt.Sprintf("ours-%s-%s.jpg", f.name, b))
+		vipsPath := filepath.Join(dir, fmt.Sprintf("vips-%s-%s.jpg", f.name, b))
+		var cells []string
+		var size image.Point
+		for _, p := range []string{oursPath, vipsPath} {
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			got, err := jpeg.Decode(bytes.NewReader(data))
+			if err != nil {
+				return fmt.Errorf("%s: %w", p, err)
+			}
+			size = got.Bounds().Size()
+			ref := imaging.Resize(src, size.X, size.Y, imaging.Lanczos)
+			s, err := quality.SSIM(got, ref)
+			if err != nil {
+				return err
+			}
+			psnr, _ := quality.PSNR(got, ref)
+			cells = append(cells, fmt.Sprintf("%.1f KB | %.4f | %.1f", float64(len(data))/1000, s, psnr))
+			if p == oursPath {
+				cells = append(cells, "")
+			}
+		}
+		fmt.Printf("| %s | %s | %dx%d | %s%s |\n", f.name, b, size.X, size.Y, cells[0], " | "+cells[2])
+	}
+	return nil
+}
+
+// measureRSS runs a child process that makes previews of 8 12 MP files at
+// once and reports its peak RSS. workers 0 is the default pool (NumCPU).
+func measureRSS(files []input, workers int) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	args := []string{"rss-child", strconv.Itoa(workers)}
+	for i := 0; i < 8; i++ {
+		args = append(args, files[i%len(files)].path)
+	}
+	t0 := time.Now()
+	rss, err := peakRSS(exec.Command(self, args...))
+	if err != nil {
+		return err
+	}
+	d := time.Since(t0)
+	label := fmt.Sprintf("default pool (Workers = NumCPU = %d)", runtime.NumCPU())
+	if workers > 0 {
+		label = fmt.Sprintf("Workers = %d (all 8 decode at once)", workers)
+	}
+	fmt.Printf("| %s | %.0f MB | %s |\n", label, float64(rss)/1e6, ms(d))
+	return nil
+}
+
+func rssChild(args []string) error {
+	if len(args) < 2 {
+		return fmt.Errorf("want WORKERS FILE...")
+	}
+	cfg := transform.DefaultConfig()
+	var err error
+	if cfg.Workers, err = strconv.Atoi(args[0]); err != nil {
+		return err
+	}
+	tr, err := transform.New(cfg)
+	if err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, len(args)-1)
+	for _, p := range args[1:] {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f, err := os.Open(p)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer f.Close()
+			st, _ := f.Stat()
+			if _, err := tr.Previews(f, st.Size(), boxes); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
