@@ -43,6 +43,51 @@ func TestPutMemoryBounded(t *testing.T) {
 	}
 }
 
+// Many small Puts at once (previews) hold memory for what they read, not a
+// part each.
+func TestConcurrentSmallPutsMemory(t *testing.T) {
+	srv := s3test.StartServer(t)
+	cfg := srv.Config
+	cfg.PartSize = 0 // the production default, 8 MiB
+	store := newStore(t, cfg)
+	const puts, size = 64, 10 << 10
+
+	// Each body yields its bytes, then waits until every Put has read its
+	// bytes, so that all are in flight at the moment of measuring.
+	var started sync.WaitGroup
+	started.Add(puts)
+	release := make(chan struct{})
+	errs := make(chan error, puts)
+	sampler := startHeapSampler()
+	for i := range puts {
+		go func() {
+			r := io.MultiReader(&patternReader{size: size}, readerFunc(func([]byte) (int, error) {
+				started.Done()
+				<-release
+				return 0, io.EOF
+			}))
+			_, err := store.Put(context.Background(), fmt.Sprintf("small/%d", i), r)
+			errs <- err
+		}()
+	}
+	started.Wait()
+	peak := sampler.stop()
+	close(release)
+	for range puts {
+		if err := <-errs; err != nil {
+			t.Fatalf("Put: %v", err)
+		}
+	}
+	t.Logf("%d concurrent Puts of %d KiB: peak heap +%.1f MiB", puts, size>>10, float64(peak)/(1<<20))
+	if limit := uint64(32 << 20); peak > limit {
+		t.Errorf("%d concurrent %d KiB Puts grew the heap by %d MiB, want under %d MiB", puts, size>>10, peak>>20, limit>>20)
+	}
+}
+
+type readerFunc func([]byte) (int, error)
+
+func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
+
 // reportBlobThroughput runs measureBlobThroughput b.N times and reports
 // the last run's figures as benchmark metrics.
 func reportBlobThroughput(b *testing.B, store storage.Blobs, size int64) {

@@ -2,9 +2,9 @@
 // server such as Versity, MinIO, Ceph RGW or SeaweedFS), so that several
 // media servers can share them.
 //
-// Bodies stream in both directions: a Put holds at most a few parts of
-// Config.PartSize in memory whatever the body's size, and Fetch hands back
-// the response body. A Put becomes visible only when complete (S3 makes a
+// Bodies stream in both directions: a Put holds what it has read of the
+// current part and at most a few parts of Config.PartSize in memory
+// whatever the body's size, and Fetch hands back the response body. A Put becomes visible only when complete (S3 makes a
 // PUT and a completed multipart upload atomic); a failed or cancelled Put
 // aborts its multipart upload, and Sweep aborts uploads that a crash or an
 // outage left behind.
@@ -65,9 +65,8 @@ type Store struct {
 	prefix string // "" or ends in "/"
 	cfg    Config
 
-	// parts recycles part buffers between uploads: every Put needs one,
-	// and allocating PartSize bytes per small Put would churn the heap.
-	parts sync.Pool
+	// chunks recycles the memory that parts are read into.
+	chunks *chunkPool
 	// staleAfter is staleUploadAge; tests shorten it.
 	staleAfter time.Duration
 }
@@ -144,11 +143,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		prefix:     normalizePrefix(cfg.Prefix),
 		cfg:        cfg,
 		staleAfter: staleUploadAge,
-	}
-	partSize := cfg.PartSize
-	s.parts.New = func() any {
-		b := make([]byte, partSize)
-		return &b
+		chunks:     newChunkPool(),
 	}
 	return s, nil
 }
@@ -261,39 +256,39 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader) (int64, error)
 	if err != nil {
 		return 0, err
 	}
-	buf := s.parts.Get().(*[]byte)
-	n, err := fill(ctx, r, *buf)
+	first, err := s.chunks.readPart(ctx, r, s.partSize())
 	switch {
 	case err == io.EOF:
-		defer s.parts.Put(buf)
+		defer s.chunks.release(first)
 		_, err := s.client.PutObject(ctx, &s3.PutObjectInput{
 			Bucket:        aws.String(s.bucket),
 			Key:           aws.String(okey),
-			Body:          bytes.NewReader((*buf)[:n]),
-			ContentLength: aws.Int64(int64(n)),
+			Body:          first.reader(),
+			ContentLength: aws.Int64(int64(first.size)),
 		})
 		if err != nil {
 			return 0, classify(ctx, "put "+key, err)
 		}
-		return int64(n), nil
+		return int64(first.size), nil
 	case err != nil:
-		s.parts.Put(buf)
 		return 0, readError(ctx, key, err)
 	default:
-		return s.putMultipart(ctx, key, okey, r, buf)
+		return s.putMultipart(ctx, key, okey, r, first)
 	}
 }
 
+func (s *Store) partSize() int { return int(s.cfg.PartSize) }
+
 // putMultipart uploads first (a full part) and the rest of r as a
 // multipart upload, aborting it on any failure.
-func (s *Store) putMultipart(ctx context.Context, key, okey string, r io.Reader, first *[]byte) (size int64, err error) {
+func (s *Store) putMultipart(ctx context.Context, key, okey string, r io.Reader, first *part) (size int64, err error) {
 	created, err := s.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
 		Bucket:            aws.String(s.bucket),
 		Key:               aws.String(okey),
 		ChecksumAlgorithm: types.ChecksumAlgorithmCrc32,
 	})
 	if err != nil {
-		s.parts.Put(first)
+		s.chunks.release(first)
 		return 0, classify(ctx, "put "+key, err)
 	}
 	uploadID := created.UploadId
@@ -317,60 +312,65 @@ func (s *Store) putMultipart(ctx context.Context, key, okey string, r io.Reader,
 		}
 	}()
 
+	// Up to partsInFlight parts upload while the next one is read: the
+	// errgroup's limit makes the reading loop wait for a free slot.
 	uploads, uctx := errgroup.WithContext(ctx)
 	uploads.SetLimit(partsInFlight)
 	var (
-		mu    sync.Mutex
-		parts []types.CompletedPart
+		mu        sync.Mutex
+		completes []types.CompletedPart
 	)
-	upload := func(number int32, buf *[]byte, n int) {
+	upload := func(number int32, p *part) {
 		uploads.Go(func() error {
-			defer s.parts.Put(buf)
+			defer s.chunks.release(p)
 			out, err := s.client.UploadPart(uctx, &s3.UploadPartInput{
 				Bucket:            aws.String(s.bucket),
 				Key:               aws.String(okey),
 				UploadId:          uploadID,
 				PartNumber:        aws.Int32(number),
-				Body:              bytes.NewReader((*buf)[:n]),
-				ContentLength:     aws.Int64(int64(n)),
+				Body:              p.reader(),
+				ContentLength:     aws.Int64(int64(p.size)),
 				ChecksumAlgorithm: types.ChecksumAlgorithmCrc32,
 			})
 			if err != nil {
 				return fmt.Errorf("part %d: %w", number, err)
 			}
 			mu.Lock()
-			parts = append(parts, types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(number), ChecksumCRC32: out.ChecksumCRC32})
+			completes = append(completes, types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(number), ChecksumCRC32: out.ChecksumCRC32})
 			mu.Unlock()
 			return nil
 		})
 	}
 
 	var readErr error
-	buf, n := first, len(*first)
+	next := first
 	for number := int32(1); ; number++ {
 		if number > maxParts {
-			s.parts.Put(buf)
+			s.chunks.release(next)
 			readErr = fmt.Errorf("more than %d parts of %d bytes: %w", maxParts, s.cfg.PartSize, storage.ErrTooLarge)
 			break
 		}
-		size += int64(n)
-		upload(number, buf, n)
-		buf = s.parts.Get().(*[]byte)
-		n, readErr = fill(uctx, r, *buf)
+		size += int64(next.size)
+		upload(number, next)
+		next, readErr = s.chunks.readPart(uctx, r, s.partSize())
 		if readErr == nil {
 			continue
 		}
-		if readErr == io.EOF && n > 0 {
-			size += int64(n)
-			upload(number+1, buf, n)
-		} else {
-			s.parts.Put(buf)
+		if readErr == io.EOF {
+			if next.size > 0 {
+				size += int64(next.size)
+				upload(number+1, next)
+			} else {
+				s.chunks.release(next)
+			}
 		}
 		break
 	}
 
 	uploadErr := uploads.Wait()
 	switch {
+	case ctx.Err() != nil:
+		return 0, fmt.Errorf("s3 put %s: %w", key, context.Cause(ctx))
 	case uploadErr != nil:
 		return 0, classify(ctx, "put "+key, uploadErr)
 	case readErr == io.EOF:
@@ -380,12 +380,12 @@ func (s *Store) putMultipart(ctx context.Context, key, okey string, r io.Reader,
 		return 0, readError(ctx, key, readErr)
 	}
 
-	slices.SortFunc(parts, func(a, b types.CompletedPart) int { return int(*a.PartNumber - *b.PartNumber) })
+	slices.SortFunc(completes, func(a, b types.CompletedPart) int { return int(*a.PartNumber - *b.PartNumber) })
 	_, err = s.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
 		Bucket:          aws.String(s.bucket),
 		Key:             aws.String(okey),
 		UploadId:        uploadID,
-		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: completes},
 	})
 	if err != nil {
 		return 0, classify(ctx, "put "+key, err)
@@ -397,24 +397,6 @@ func (s *Store) putMultipart(ctx context.Context, key, okey string, r io.Reader,
 // operationBound is how long one operation can take with all its retries.
 func (s *Store) operationBound() time.Duration {
 	return time.Duration(s.cfg.MaxAttempts) * (s.cfg.RequestTimeout + maxBackoff)
-}
-
-// fill reads r into buf until buf is full (nil error), r ends (io.EOF,
-// possibly with n == len(buf)) or fails. It stops early when ctx is done,
-// such as when an upload of an earlier part failed.
-func fill(ctx context.Context, r io.Reader, buf []byte) (int, error) {
-	n := 0
-	for n < len(buf) {
-		if err := ctx.Err(); err != nil {
-			return n, err
-		}
-		m, err := r.Read(buf[n:])
-		n += m
-		if err != nil {
-			return n, err
-		}
-	}
-	return n, nil
 }
 
 // readError reports a failure of the body being stored (not of S3).
