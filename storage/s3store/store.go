@@ -4,10 +4,10 @@
 //
 // Bodies stream in both directions: a Put holds what it has read of the
 // current part and at most a few parts of Config.PartSize in memory
-// whatever the body's size, and Fetch hands back the response body. A Put becomes visible only when complete (S3 makes a
-// PUT and a completed multipart upload atomic); a failed or cancelled Put
-// aborts its multipart upload, and Sweep aborts uploads that a crash or an
-// outage left behind.
+// whatever the body's size, and Fetch hands back the response body. A Put
+// becomes visible only when complete (S3 makes a PUT and a completed
+// multipart upload atomic); a failed or cancelled Put aborts its multipart
+// upload, and Sweep aborts uploads that a crash or an outage left behind.
 package s3store
 
 import (
