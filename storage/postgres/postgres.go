@@ -174,7 +174,16 @@ func (b *backend) run(ctx context.Context, opts pgx.TxOptions, fn func(sqlstore.
 		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return classify(fmt.Errorf("commit transaction: %w", err))
+		var pgErr *pgconn.PgError
+		unknown := !errors.As(err, &pgErr)
+		err = classify(fmt.Errorf("commit transaction: %w", err))
+		if unknown {
+			// Not the server refusing the COMMIT but the connection
+			// lost or cancelled on the way: the COMMIT may have
+			// reached the server and taken effect.
+			err = fmt.Errorf("%w: %w", sqlstore.ErrOutcomeUnknown, err)
+		}
+		return err
 	}
 	return nil
 }

@@ -1,10 +1,16 @@
 package postgres_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"net"
 	"os"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -145,7 +151,9 @@ func TestLostConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// 1. Every connection of the store is terminated by the administrator.
+	// 1. The connection of a Commit in flight is terminated by the
+	// administrator (then every other one of the store). The Commit is
+	// held in flight by the entity lock, taken here first.
 	pcfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		t.Fatal(err)
@@ -155,16 +163,55 @@ func TestLostConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer admin.Close(context.Background())
-	var killed int
-	if err := admin.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-		WHERE datname = $1`, pcfg.Database).Scan(&killed); err != nil {
+	holder, err := pgx.Connect(ctx, dsn)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if killed == 0 {
-		t.Fatal("the store had no connection to terminate")
+	defer holder.Close(context.Background())
+	lockTx, err := holder.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
 	}
-	// The pool notices dead connections when it hands them out; a call may
-	// fail once, and then must work, all within a few attempts.
+	if _, err := lockTx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, m.Entity); err != nil {
+		t.Fatal(err)
+	}
+	inFlight := storage.Media{Entity: m.Entity, ID: "in-flight", BlobKey: "k1", Uploaded: time.Now()}
+	if err := s.Begin(ctx, inFlight); err != nil {
+		t.Fatal(err)
+	}
+	commitErr := make(chan error, 1)
+	go func() {
+		_, _, err := s.Commit(ctx, inFlight, false)
+		commitErr <- err
+	}()
+	var waiting int
+	for deadline := time.Now().Add(10 * time.Second); waiting == 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the Commit never waited for the entity lock")
+		}
+		if err := admin.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = $1 AND wait_event_type = 'Lock'`, pcfg.Database).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+	}
+	holderPID := holder.PgConn().PID()
+	var killed int
+	if err := admin.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE datname = $1 AND pid <> $2`, pcfg.Database, holderPID).Scan(&killed); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-commitErr:
+		if !errors.Is(err, storage.ErrUnavailable) {
+			t.Errorf("Commit whose connection was terminated: %v, want ErrUnavailable", err)
+		}
+		t.Logf("Commit whose connection was terminated: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Commit did not return after its connection was terminated")
+	}
+	lockTx.Rollback(ctx)
+	// The pool notices dead idle connections when it hands them out (a
+	// call may fail once per dead connection) and then works again.
 	var got storage.Media
 	for attempt := 0; ; attempt++ {
 		got, err = s.Get(ctx, m.Entity, m.ID)
@@ -174,16 +221,25 @@ func TestLostConnection(t *testing.T) {
 		if !errors.Is(err, storage.ErrUnavailable) {
 			t.Fatalf("Get on a terminated connection: %v, want ErrUnavailable", err)
 		}
-		if attempt == 5 {
+		if attempt == 10 {
 			t.Fatalf("Get still failing after the connections were replaced: %v", err)
 		}
 	}
 	if got.ID != m.ID {
 		t.Fatalf("Get after reconnecting = %q", got.ID)
 	}
+	// The interrupted Commit did not happen: the upload is still pending
+	// and can be committed now.
+	if _, err := s.Get(ctx, inFlight.Entity, inFlight.ID); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("Get of the interrupted commit: %v, want ErrNotFound", err)
+	}
+	if _, _, err := s.Commit(ctx, inFlight, false); err != nil {
+		t.Errorf("Commit retried after reconnecting: %v", err)
+	}
 
 	// 2. The server goes away altogether.
 	admin.Close(ctx)
+	holder.Close(ctx)
 	if err := srv.Stop(false); err != nil {
 		t.Fatal(err)
 	}
@@ -209,6 +265,7 @@ func TestLostConnection(t *testing.T) {
 		if !errors.Is(err, storage.ErrUnavailable) {
 			t.Errorf("%s with the server down: %v, want ErrUnavailable", c.name, err)
 		}
+		t.Logf("%s with the server down, after %v: %v", c.name, time.Since(start).Round(time.Millisecond), err)
 		if d := time.Since(start); d > 9*time.Second {
 			t.Errorf("%s with the server down took %v: it should fail fast", c.name, d)
 		}
@@ -298,4 +355,97 @@ func BenchmarkMetadata(b *testing.B) {
 		b.Cleanup(func() { s.Close() })
 		return s
 	})
+}
+
+// TestCommitReplyLost cuts the connection after the server has committed an
+// upload but before the store hears back: Commit must find out that the item
+// is visible and report success, or the server would remove the blob of a
+// listed item.
+func TestCommitReplyLost(t *testing.T) {
+	dsn := server.NewDatabase(t)
+	proxy := startCutProxy(t, fmt.Sprintf("127.0.0.1:%d", server.Port()))
+	s := open(t, strings.Replace(dsn, fmt.Sprintf(":%d/", server.Port()), fmt.Sprintf(":%d/", proxy.port()), 1))
+	ctx := ctxOf(t)
+	m := storage.Media{Entity: "chan@example.org", ID: "replylost", BlobKey: "k", Uploaded: time.Now()}
+	if err := s.Begin(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	proxy.armed.Store(true)
+	_, _, err := s.Commit(ctx, m, false)
+	select {
+	case <-proxy.cut:
+	default:
+		t.Fatal("the proxy never saw the COMMIT's reply")
+	}
+	if err != nil {
+		t.Errorf("Commit whose reply was lost after the server committed: %v, want success", err)
+	}
+	if _, err := s.Get(ctx, m.Entity, m.ID); err != nil {
+		t.Errorf("Get: %v", err)
+	}
+}
+
+// cutProxy relays TCP connections to a PostgreSQL server. Once armed, it
+// drops the server's reply to a COMMIT and closes that connection: the
+// transaction is committed, the client never hears so.
+type cutProxy struct {
+	ln    net.Listener
+	armed atomic.Bool
+	cut   chan struct{} // closed when the proxy has cut a connection
+}
+
+func startCutProxy(t *testing.T, target string) *cutProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &cutProxy{ln: ln, cut: make(chan struct{})}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			client, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			srv, err := net.Dial("tcp", target)
+			if err != nil {
+				client.Close()
+				continue
+			}
+			wg.Add(2)
+			go func() { defer wg.Done(); io.Copy(srv, client); srv.Close() }()
+			go func() { defer wg.Done(); p.relayReplies(client, srv); client.Close() }()
+		}
+	}()
+	return p
+}
+
+func (p *cutProxy) port() int { return p.ln.Addr().(*net.TCPAddr).Port }
+
+// relayReplies copies the server's messages to the client until, armed, it
+// meets a CommandComplete "COMMIT", which it swallows before cutting both
+// sides.
+func (p *cutProxy) relayReplies(client, srv net.Conn) {
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := srv.Read(buf)
+		if n > 0 {
+			if bytes.Contains(buf[:n], []byte("COMMIT\x00")) && p.armed.CompareAndSwap(true, false) {
+				srv.Close()
+				client.Close()
+				close(p.cut)
+				return
+			}
+			if _, err := client.Write(buf[:n]); err != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
 }

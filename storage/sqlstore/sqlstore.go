@@ -73,6 +73,16 @@ type Backend interface {
 	Close() error
 }
 
+// ErrOutcomeUnknown is wrapped by a Backend's Write when the COMMIT itself
+// failed in a way that leaves open whether it took effect (the connection
+// was lost after the COMMIT was sent). Store.Commit then looks whether the
+// item became visible, so that an upload that did commit is not reported
+// failed (its blob removed under a visible item).
+var ErrOutcomeUnknown = errors.New("transaction outcome unknown")
+
+// outcomeCheckTimeout bounds the look-up after ErrOutcomeUnknown.
+const outcomeCheckTimeout = 3 * time.Second
+
 // Dialect holds what differs in the SQL of the backends.
 type Dialect struct {
 	// TimeArg encodes a time as a statement argument. Values read back are
@@ -302,10 +312,36 @@ func (s *Store) Commit(ctx context.Context, m storage.Media, asAvatar bool) (*st
 		}
 		return nil
 	})
+	if err != nil && errors.Is(err, ErrOutcomeUnknown) && s.committed(ctx, m) {
+		err = nil
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("commit media %s of %s: %w", m.ID, m.Entity, err)
 	}
 	return previous, previews, nil
+}
+
+// committed reports whether m is visible with the blob Commit stored: the
+// Commit whose outcome was unknown took effect (no one else commits a
+// pending item of this server's). A failure to find out counts as not
+// committed, and Commit reports its error. The look-up runs even when the
+// caller's context has ended (a cancelled COMMIT is one way to get here),
+// bounded by outcomeCheckTimeout.
+func (s *Store) committed(ctx context.Context, m storage.Media) bool {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), outcomeCheckTimeout)
+	defer cancel()
+	var found bool
+	err := s.b.Read(ctx, func(tx Tx) error {
+		rows, err := tx.Query(ctx, `SELECT 1 FROM media
+			WHERE entity = $1 AND id = $2 AND NOT pending AND blob_key = $3`, m.Entity, m.ID, m.BlobKey)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		found = rows.Next()
+		return rows.Err()
+	})
+	return err == nil && found
 }
 
 // Abort implements storage.Metadata.
