@@ -1,0 +1,373 @@
+// Package localxmpp runs a throwaway Prosody for tests and demos: one
+// virtual host, the media server's external component and a pubsub
+// component that stands in for the channel server, all on free 127.0.0.1
+// ports in a temporary directory.
+//
+// It installs nothing: when prosody is not on the PATH, Start fails with
+// ErrProsodyMissing (install it with `apt-get install -y prosody`).
+package localxmpp
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"mellium.im/xmpp/jid"
+)
+
+// ErrProsodyMissing means the prosody binaries are not installed.
+var ErrProsodyMissing = errors.New("prosody is not installed (apt-get install -y prosody)")
+
+// Options configure Start. Zero values pick the defaults shown.
+type Options struct {
+	// Domain is the virtual host ("localhost").
+	Domain string
+	// ComponentName is the media component's JID ("media." + Domain).
+	ComponentName string
+	// ComponentSecret is its XEP-0114 secret (random).
+	ComponentSecret string
+	// ChannelsName is the pubsub component's JID ("channels." + Domain).
+	// It announces the identity pubsub/channels so it can be discovered.
+	ChannelsName string
+	// Dir is where config, data and log go; empty: a new temporary
+	// directory removed by Stop.
+	Dir string
+	// Prosody and Prosodyctl are the binaries ("prosody", "prosodyctl").
+	Prosody, Prosodyctl string
+	// StartTimeout bounds the wait for the ports to accept (10s).
+	StartTimeout time.Duration
+}
+
+// AdminUser is the localpart of the c2s account Start registers as a
+// pubsub admin; CreateChannel logs in with it to create nodes.
+const AdminUser = "channeladmin"
+
+// Server is a running Prosody.
+type Server struct {
+	opts          Options
+	ownDir        bool
+	c2sPort       int
+	componentPort int
+	adminPassword string
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{} // closed when cmd has exited
+}
+
+// Start writes a config and starts Prosody in the foreground, returning
+// once its c2s and component ports accept connections.
+func Start(ctx context.Context, opts Options) (*Server, error) {
+	if opts.Prosody == "" {
+		opts.Prosody = "prosody"
+	}
+	if opts.Prosodyctl == "" {
+		opts.Prosodyctl = "prosodyctl"
+	}
+	for _, bin := range []string{opts.Prosody, opts.Prosodyctl} {
+		if _, err := exec.LookPath(bin); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrProsodyMissing, err)
+		}
+	}
+	if opts.Domain == "" {
+		opts.Domain = "localhost"
+	}
+	if opts.ComponentName == "" {
+		opts.ComponentName = "media." + opts.Domain
+	}
+	if opts.ChannelsName == "" {
+		opts.ChannelsName = "channels." + opts.Domain
+	}
+	if opts.ComponentSecret == "" {
+		opts.ComponentSecret = randomHex(12)
+	}
+	if opts.StartTimeout <= 0 {
+		opts.StartTimeout = 10 * time.Second
+	}
+	s := &Server{opts: opts, adminPassword: randomHex(8)}
+	if s.opts.Dir == "" {
+		dir, err := os.MkdirTemp("", "localxmpp-")
+		if err != nil {
+			return nil, fmt.Errorf("prosody temp dir: %w", err)
+		}
+		s.opts.Dir = dir
+		s.ownDir = true
+	}
+	// A port found free can be taken before Prosody binds it (Prosody only
+	// logs that), so a failed start is retried on new ports.
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		if s.c2sPort, s.componentPort, err = twoFreePorts(); err != nil {
+			break
+		}
+		if err = s.writeConfig(); err != nil {
+			break
+		}
+		if err = s.start(ctx); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		s.cleanupDir()
+		return nil, err
+	}
+	if err := s.Register(ctx, AdminUser, s.adminPassword); err != nil {
+		s.Stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func twoFreePorts() (int, int, error) {
+	var ports [2]int
+	for i := range ports {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, 0, fmt.Errorf("find a free port: %w", err)
+		}
+		ports[i] = l.Addr().(*net.TCPAddr).Port
+		defer l.Close()
+	}
+	return ports[0], ports[1], nil
+}
+
+// channelsModule makes Prosody's pubsub component look like a Buddycloud
+// channel server: it announces the identity pubsub/channels (how a channel
+// server is discovered), and it knows the "moderator" affiliation, which
+// Prosody otherwise stores but then refuses with "forbidden" (it has no
+// capabilities for it); moderators get the publisher's capabilities.
+const channelsModule = `module:add_identity("pubsub", "channels", "Channels (localxmpp)");
+local caps = module:depends("pubsub").get_service().config.capabilities;
+if caps.moderator == nil then caps.moderator = caps.publisher; end
+`
+
+func (s *Server) configPath() string { return filepath.Join(s.opts.Dir, "prosody.cfg.lua") }
+
+// LogPath is Prosody's log file.
+func (s *Server) LogPath() string { return filepath.Join(s.opts.Dir, "prosody.log") }
+
+func (s *Server) writeConfig() error {
+	dir := s.opts.Dir
+	for _, d := range []string{"data", "plugins"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o700); err != nil {
+			return fmt.Errorf("prosody dir: %w", err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "plugins", "mod_channels_identity.lua"), []byte(channelsModule), 0o600); err != nil {
+		return fmt.Errorf("prosody plugin: %w", err)
+	}
+	q := strconv.Quote
+	cfg := fmt.Sprintf(`-- written by localxmpp; throwaway
+run_as_root = true
+daemonize = false
+pidfile = %s
+data_path = %s
+plugin_paths = { %s }
+interfaces = { "127.0.0.1" }
+local_interfaces = { "127.0.0.1" }
+component_interfaces = { "127.0.0.1" }
+c2s_ports = { %d }
+component_ports = { %d }
+modules_disabled = { "s2s" }
+modules_enabled = { "roster", "saslauth", "disco", "ping", "presence", "message", "iq" }
+c2s_require_encryption = false
+allow_unencrypted_plain_auth = true
+authentication = "internal_hashed"
+storage = "internal"
+log = { { levels = { min = "info" }, to = "file", filename = %s } }
+
+VirtualHost %s
+
+Component %s
+	component_secret = %s
+
+Component %s "pubsub"
+	admins = { %s, %s }
+	modules_enabled = { "channels_identity" }
+`, q(filepath.Join(dir, "prosody.pid")), q(filepath.Join(dir, "data")), q(filepath.Join(dir, "plugins")),
+		s.c2sPort, s.componentPort, q(s.LogPath()),
+		q(s.opts.Domain),
+		q(s.opts.ComponentName), q(s.opts.ComponentSecret),
+		q(s.opts.ChannelsName), q(s.opts.ComponentName), q(AdminUser+"@"+s.opts.Domain))
+	if err := os.WriteFile(s.configPath(), []byte(cfg), 0o600); err != nil {
+		return fmt.Errorf("prosody config: %w", err)
+	}
+	return nil
+}
+
+func (s *Server) start(ctx context.Context) error {
+	// Truncate the log so failures report this start only.
+	_ = os.WriteFile(s.LogPath(), nil, 0o600)
+	cmd := exec.Command(s.opts.Prosody, "--config", s.configPath(), "-F")
+	cmd.Dir = s.opts.Dir
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	cmd.Stderr = &out
+	// Own process group, so a test binary killed by the harness does not
+	// leave the child attached to the terminal's signals.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start prosody: %w", err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+
+	ctx, cancel := context.WithTimeout(ctx, s.opts.StartTimeout)
+	defer cancel()
+	err := waitPorts(ctx, done, s.C2SAddr(), s.ComponentAddr())
+	if err == nil {
+		// Prosody keeps running when a port is taken by someone else; the
+		// port then "accepts" for the other owner. The log tells.
+		if log := s.Log(); strings.Contains(log, "Failed to open server port") {
+			err = errors.New("a port was taken")
+		}
+	}
+	if err != nil {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		return fmt.Errorf("prosody did not start: %w; output: %s; log: %s", err, strings.TrimSpace(out.String()), s.Log())
+	}
+	s.mu.Lock()
+	s.cmd, s.done = cmd, done
+	s.mu.Unlock()
+	return nil
+}
+
+func waitPorts(ctx context.Context, exited <-chan struct{}, addrs ...string) error {
+	for _, addr := range addrs {
+		for {
+			c, err := net.DialTimeout("tcp", addr, time.Second)
+			if err == nil {
+				c.Close()
+				break
+			}
+			select {
+			case <-exited:
+				return errors.New("prosody exited")
+			case <-ctx.Done():
+				return fmt.Errorf("port %s: %w", addr, ctx.Err())
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}
+	return nil
+}
+
+// Log returns Prosody's log so far.
+func (s *Server) Log() string {
+	b, err := os.ReadFile(s.LogPath())
+	if err != nil {
+		return fmt.Sprintf("(no log: %v)", err)
+	}
+	return string(b)
+}
+
+// Stop ends Prosody (SIGTERM, then SIGKILL after 5 s) and removes the
+// directory Start created. It is safe to call more than once.
+func (s *Server) Stop() {
+	s.stopProcess()
+	s.cleanupDir()
+}
+
+func (s *Server) cleanupDir() {
+	if s.ownDir {
+		_ = os.RemoveAll(s.opts.Dir)
+	}
+}
+
+func (s *Server) stopProcess() {
+	s.mu.Lock()
+	cmd, done := s.cmd, s.done
+	s.cmd, s.done = nil, nil
+	s.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+	}
+}
+
+// StopProcess ends Prosody but keeps its directory, for a later Restart.
+func (s *Server) StopProcess() { s.stopProcess() }
+
+// Restart stops Prosody (if running) and starts it again on the same ports
+// with the same data, as an XMPP server restart looks to its clients.
+func (s *Server) Restart(ctx context.Context) error {
+	s.stopProcess()
+	// The ports were just released; a brief retry covers a slow release.
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		if err = s.start(ctx); err == nil {
+			return nil
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return err
+}
+
+// Register creates (or re-creates) a user account on the virtual host.
+func (s *Server) Register(ctx context.Context, localpart, password string) error {
+	cmd := exec.CommandContext(ctx, s.opts.Prosodyctl, "--config", s.configPath(), "register", localpart, s.opts.Domain, password)
+	cmd.Dir = s.opts.Dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("register %s@%s: %w: %s", localpart, s.opts.Domain, err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// C2SAddr is the client port's address (host:port).
+func (s *Server) C2SAddr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.c2sPort)) }
+
+// ComponentAddr is the XEP-0114 component port's address (host:port).
+func (s *Server) ComponentAddr() string {
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.componentPort))
+}
+
+// Domain is the virtual host.
+func (s *Server) Domain() string { return s.opts.Domain }
+
+// ComponentJID is the media component's JID.
+func (s *Server) ComponentJID() jid.JID { return jid.MustParse(s.opts.ComponentName) }
+
+// ComponentSecret is the media component's XEP-0114 secret.
+func (s *Server) ComponentSecret() string { return s.opts.ComponentSecret }
+
+// ChannelServer is the pubsub component's JID.
+func (s *Server) ChannelServer() jid.JID { return jid.MustParse(s.opts.ChannelsName) }
+
+// Dir is the directory holding config, data and log.
+func (s *Server) Dir() string { return s.opts.Dir }
+
+// UserJID is localpart@Domain.
+func (s *Server) UserJID(localpart string) jid.JID {
+	return jid.MustParse(localpart + "@" + s.opts.Domain)
+}

@@ -1,0 +1,262 @@
+// Package xmppclient is a small XMPP client (c2s) that logs a user in and
+// answers the media server's XEP-0070 confirmation requests through a
+// callback. Tests use it as the "real user"; the upload CLI uses it to
+// confirm its own requests.
+//
+// It logs in with SASL PLAIN and does not negotiate TLS, so it is meant for
+// a server on the loopback interface that allows unencrypted PLAIN (such as
+// the one localxmpp starts).
+package xmppclient
+
+import (
+	"context"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/xmppmedia/mediaserver/auth"
+	"mellium.im/sasl"
+	"mellium.im/xmlstream"
+	"mellium.im/xmpp"
+	"mellium.im/xmpp/jid"
+	"mellium.im/xmpp/stanza"
+)
+
+// NSHTTPAuth is the XEP-0070 namespace.
+const NSHTTPAuth = "http://jabber.org/protocol/http-auth"
+
+// Answer is what the user says to a confirmation request.
+type Answer int
+
+const (
+	// Accept echoes the request back (the user made it).
+	Accept Answer = iota
+	// Deny replies with a type='error' message (not-authorized).
+	Deny
+	// Ignore sends nothing, so the server times out.
+	Ignore
+)
+
+func (a Answer) String() string {
+	switch a {
+	case Accept:
+		return "accept"
+	case Deny:
+		return "deny"
+	case Ignore:
+		return "ignore"
+	}
+	return fmt.Sprintf("Answer(%d)", int(a))
+}
+
+// AnswerFunc decides a confirmation request. req.JID is the address the
+// request was sent to (this client's full or bare JID). It runs on its own
+// goroutine and may block (e.g. to ask a person).
+type AnswerFunc func(req auth.ConfirmRequest) Answer
+
+// Config says where and as whom to log in.
+type Config struct {
+	// Addr is the server's c2s address (host:port).
+	Addr string
+	// JID is the user's JID. The server assigns the resource (mellium
+	// v0.22 does not pass a requested one on); read it from Client.JID.
+	JID jid.JID
+	// Password is the account's password.
+	Password string
+	// DialTimeout bounds the connection and login (10s).
+	DialTimeout time.Duration
+}
+
+// Client is a logged-in user session.
+type Client struct {
+	sess   *xmpp.Session
+	answer AnswerFunc
+
+	wg       sync.WaitGroup // answer goroutines and Serve
+	closeMu  sync.Mutex
+	closed   bool
+	serveErr chan error
+}
+
+// Dial connects, logs in, binds a resource and sends initial presence (so
+// messages to the bare JID reach this client too). A nil answer ignores
+// every confirmation request.
+func Dial(ctx context.Context, cfg Config, answer AnswerFunc) (*Client, error) {
+	if cfg.DialTimeout <= 0 {
+		cfg.DialTimeout = 10 * time.Second
+	}
+	if cfg.JID.Localpart() == "" {
+		return nil, fmt.Errorf("xmppclient: %q is not a user JID", cfg.JID)
+	}
+	if answer == nil {
+		answer = func(auth.ConfirmRequest) Answer { return Ignore }
+	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.DialTimeout)
+	defer cancel()
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("dial %s: %w", cfg.Addr, err)
+	}
+	// Starting in the Secure state makes the negotiator offer SASL without
+	// TLS, which a loopback test server accepts.
+	sess, err := xmpp.NewSession(ctx, cfg.JID.Domain(), cfg.JID, conn, xmpp.Secure,
+		xmpp.NewNegotiator(func(*xmpp.Session, *xmpp.StreamConfig) xmpp.StreamConfig {
+			return xmpp.StreamConfig{Features: []xmpp.StreamFeature{
+				xmpp.SASL("", cfg.Password, sasl.Plain),
+				xmpp.BindResource(),
+			}}
+		}))
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("log in %s: %w", cfg.JID, err)
+	}
+	c := &Client{sess: sess, answer: answer, serveErr: make(chan error, 1)}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		c.serveErr <- sess.Serve(xmpp.HandlerFunc(c.handle))
+	}()
+	if err := sess.Send(ctx, stanza.Presence{}.Wrap(nil)); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("presence %s: %w", cfg.JID, err)
+	}
+	return c, nil
+}
+
+// JID is the bound full JID.
+func (c *Client) JID() jid.JID { return c.sess.LocalAddr() }
+
+// Session is the underlying session, for sending other stanzas (it is
+// already being served: use its Send/SendIQ methods, not Serve).
+func (c *Client) Session() *xmpp.Session { return c.sess }
+
+// Close ends the session and waits for pending answers to finish.
+func (c *Client) Close() error {
+	c.closeMu.Lock()
+	if c.closed {
+		c.closeMu.Unlock()
+		return nil
+	}
+	c.closed = true
+	c.closeMu.Unlock()
+	err := c.sess.Close()
+	// Serve returns when the server closes its side; do not wait forever
+	// for a server that went away.
+	select {
+	case <-c.serveErr:
+	case <-time.After(3 * time.Second):
+	}
+	cerr := c.sess.Conn().Close()
+	c.wg.Wait()
+	if err != nil {
+		return fmt.Errorf("close session: %w", err)
+	}
+	if cerr != nil && !errors.Is(cerr, net.ErrClosed) {
+		return fmt.Errorf("close connection: %w", cerr)
+	}
+	return nil
+}
+
+// confirmMessage is an incoming XEP-0070 request.
+type confirmMessage struct {
+	XMLName xml.Name
+	ID      string `xml:"id,attr"`
+	From    string `xml:"from,attr"`
+	To      string `xml:"to,attr"`
+	Type    string `xml:"type,attr"`
+	Thread  string `xml:"thread"`
+	Confirm *struct {
+		ID     string `xml:"id,attr"`
+		Method string `xml:"method,attr"`
+		URL    string `xml:"url,attr"`
+	} `xml:"http://jabber.org/protocol/http-auth confirm"`
+}
+
+func (c *Client) handle(t xmlstream.TokenReadEncoder, start *xml.StartElement) error {
+	if start.Name.Local != "message" {
+		return nil // IQs get the session's default error reply
+	}
+	var m confirmMessage
+	if err := xml.NewTokenDecoder(t).DecodeElement(&m, start); err != nil {
+		return nil // a stanza we cannot read is not ours to answer
+	}
+	if m.Confirm == nil || m.Type == string(stanza.ErrorMessage) {
+		return nil
+	}
+	from, err := jid.Parse(m.From)
+	if err != nil {
+		return nil
+	}
+	to, err := jid.Parse(m.To)
+	if err != nil {
+		to = c.JID()
+	}
+	req := auth.ConfirmRequest{JID: to, TransactionID: m.Confirm.ID, Method: m.Confirm.Method, URL: m.Confirm.URL}
+	reply := Reply{To: from, Request: req, MessageID: m.ID, Thread: m.Thread}
+	// Answer off the Serve goroutine: the callback may block, and a handler
+	// must not use the session's send methods.
+	c.closeMu.Lock()
+	defer c.closeMu.Unlock()
+	if c.closed {
+		return nil
+	}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		reply.Answer = c.answer(req)
+		if reply.Answer == Ignore {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = c.SendReply(ctx, reply)
+	}()
+	return nil
+}
+
+// Reply is a confirmation answer as sent on the wire.
+type Reply struct {
+	// To is the media server's JID.
+	To jid.JID
+	// Request is echoed in the confirm element (transaction id, method, url).
+	Request auth.ConfirmRequest
+	// MessageID and Thread echo the request's message id and thread; they
+	// may be empty for a reply made up by a test.
+	MessageID, Thread string
+	// Answer is Accept or Deny (Ignore sends nothing).
+	Answer Answer
+}
+
+// SendReply sends a confirmation answer. Tests use it to forge answers for
+// transactions that were asked of someone else.
+func (c *Client) SendReply(ctx context.Context, r Reply) error {
+	if r.Answer == Ignore {
+		return nil
+	}
+	msg := stanza.Message{ID: r.MessageID, To: r.To, Type: stanza.NormalMessage}
+	confirm := xml.StartElement{
+		Name: xml.Name{Space: NSHTTPAuth, Local: "confirm"},
+		Attr: []xml.Attr{
+			{Name: xml.Name{Local: "id"}, Value: r.Request.TransactionID},
+			{Name: xml.Name{Local: "method"}, Value: r.Request.Method},
+			{Name: xml.Name{Local: "url"}, Value: r.Request.URL},
+		},
+	}
+	parts := []xml.TokenReader{}
+	if r.Thread != "" {
+		parts = append(parts, xmlstream.Wrap(xmlstream.Token(xml.CharData(r.Thread)), xml.StartElement{Name: xml.Name{Local: "thread"}}))
+	}
+	parts = append(parts, xmlstream.Wrap(nil, confirm))
+	if r.Answer == Deny {
+		msg.Type = stanza.ErrorMessage
+		parts = append(parts, stanza.Error{Type: stanza.Auth, Condition: stanza.NotAuthorized}.TokenReader())
+	}
+	if err := c.sess.Send(ctx, msg.Wrap(xmlstream.MultiReader(parts...))); err != nil {
+		return fmt.Errorf("send %s for %s: %w", r.Answer, r.Request.TransactionID, err)
+	}
+	return nil
+}
