@@ -449,3 +449,29 @@ func (p *cutProxy) relayReplies(client, srv net.Conn) {
 		}
 	}
 }
+
+// TestOpenUnreachable checks that a database that is not there is reported
+// as storage.ErrUnavailable, promptly.
+func TestOpenUnreachable(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close() // nothing listens there now
+	start := time.Now()
+	s, err := postgres.Open(ctxOf(t), postgres.Config{DSN: fmt.Sprintf("postgres://postgres@127.0.0.1:%d/x?sslmode=disable", port)})
+	if err == nil {
+		s.Close()
+		t.Fatal("Open of a closed port succeeded")
+	}
+	if !errors.Is(err, storage.ErrUnavailable) {
+		t.Errorf("Open of a closed port: %v, want ErrUnavailable", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("Open of a closed port took %v", d)
+	}
+	if _, err := postgres.Open(ctxOf(t), postgres.Config{DSN: "postgres://%zz"}); err == nil || errors.Is(err, storage.ErrUnavailable) {
+		t.Errorf("Open of a malformed DSN: %v, want a configuration error", err)
+	}
+}

@@ -105,7 +105,6 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	// One writer connection: SQLite allows one writer at a time anyway, and
 	// queueing in database/sql waits without spinning on SQLITE_BUSY.
 	writer.SetMaxOpenConns(1)
-	writer.SetConnMaxIdleTime(0)
 	reader, err := sql.Open("sqlite", readerDSN)
 	if err != nil {
 		writer.Close()
