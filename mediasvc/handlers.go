@@ -1,6 +1,7 @@
 package mediasvc
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"mime"
@@ -179,7 +180,9 @@ func (s *Server) deleteMedia(w http.ResponseWriter, r *http.Request) error {
 	}
 	// The record is gone first: a failure now leaves unreachable blobs,
 	// never a listed item without its file.
-	s.removeBlobs(r.Context(), deleted, previews)
+	if err := s.removeBlobs(context.WithoutCancel(r.Context()), deleted, previews); err != nil {
+		s.log.Warn("delete: unreachable blobs left behind", "id", deleted.ID, "err", err)
+	}
 	writeJSON(w, http.StatusOK, toJSON(deleted))
 	return nil
 }

@@ -164,7 +164,9 @@ func (u *upload) finish(ctx context.Context, form uploadForm, asAvatar bool) err
 		}
 	}
 	if prev != nil {
-		u.s.removeBlobs(context.WithoutCancel(ctx), *prev, prevPreviews)
+		if err := u.s.removeBlobs(context.WithoutCancel(ctx), *prev, prevPreviews); err != nil {
+			u.s.log.Warn("remove replaced avatar", "id", prev.ID, "err", err)
+		}
 	}
 	return nil
 }
@@ -253,17 +255,21 @@ func (u *upload) discard() {
 		return
 	}
 	ctx := context.Background()
-	u.s.removeBlobs(ctx, u.m, u.previews)
+	if err := u.s.removeBlobs(ctx, u.m, u.previews); err != nil {
+		// The pending record stays, so the janitor retries once the
+		// store is back.
+		u.s.log.Warn("discard upload: blobs left for the janitor", "id", u.id, "err", err)
+		return
+	}
 	if err := u.s.meta.Abort(ctx, u.entity, u.id); err != nil {
-		// Recover removes it at the next start.
-		u.s.log.Warn("abort upload", "id", u.id, "err", err)
+		u.s.log.Warn("abort upload: left for the janitor", "id", u.id, "err", err)
 	}
 }
 
 // removeBlobs deletes an item's original and every preview it may have:
 // the recorded ones and every box of the bounded set, which also catches a
 // preview stored just before a crash but never recorded.
-func (s *Server) removeBlobs(ctx context.Context, m storage.Media, previews []storage.Preview) {
+func (s *Server) removeBlobs(ctx context.Context, m storage.Media, previews []storage.Preview) error {
 	keys := []string{m.BlobKey}
 	for _, p := range previews {
 		keys = append(keys, p.BlobKey)
@@ -272,8 +278,9 @@ func (s *Server) removeBlobs(ctx context.Context, m storage.Media, previews []st
 		keys = append(keys, previewKey(m.Entity, m.ID, b))
 	}
 	if err := s.blobs.Remove(ctx, dedupe(keys)...); err != nil {
-		s.log.Warn("remove blobs", "id", m.ID, "err", err)
+		return fmt.Errorf("remove blobs of %s: %w", m.ID, err)
 	}
+	return nil
 }
 
 func dedupe(keys []string) []string {

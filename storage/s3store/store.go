@@ -19,6 +19,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -418,6 +419,9 @@ func (s *Store) Remove(ctx context.Context, keys ...string) error {
 		}
 		objects = append(objects, types.ObjectIdentifier{Key: aws.String(okey)})
 	}
+	if err := s.abortUploadsOf(ctx, objects); err != nil {
+		return err
+	}
 	for batch := range slices.Chunk(objects, deleteBatch) {
 		out, err := s.client.DeleteObjects(ctx, &s3.DeleteObjectsInput{
 			Bucket: aws.String(s.bucket),
@@ -428,6 +432,47 @@ func (s *Store) Remove(ctx context.Context, keys ...string) error {
 		}
 		if err := deleteErrors(out.Errors); err != nil {
 			return fmt.Errorf("s3 remove %d keys: %w", len(batch), err)
+		}
+	}
+	return nil
+}
+
+// abortUploadsOf aborts unfinished multipart uploads to any of the keys:
+// a Put whose abort could not reach the server (an outage) leaves one, and
+// removing the key is when the caller says that upload is dead. One listing
+// under the keys' common prefix covers them all.
+func (s *Store) abortUploadsOf(ctx context.Context, objects []types.ObjectIdentifier) error {
+	if len(objects) == 0 {
+		return nil
+	}
+	want := make(map[string]bool, len(objects))
+	common := aws.ToString(objects[0].Key)
+	for _, o := range objects {
+		k := aws.ToString(o.Key)
+		want[k] = true
+		for !strings.HasPrefix(k, common) {
+			common = common[:len(common)-1]
+		}
+	}
+	pages := s3.NewListMultipartUploadsPaginator(s.client, &s3.ListMultipartUploadsInput{
+		Bucket: aws.String(s.bucket),
+		Prefix: aws.String(common),
+	})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return classify(ctx, "remove: list uploads", err)
+		}
+		for _, u := range page.Uploads {
+			if !want[aws.ToString(u.Key)] {
+				continue
+			}
+			_, err := s.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{
+				Bucket: aws.String(s.bucket), Key: u.Key, UploadId: u.UploadId,
+			})
+			if err != nil && !isCode(err, "NoSuchUpload") {
+				return classify(ctx, "remove: abort upload of "+aws.ToString(u.Key), err)
+			}
 		}
 	}
 	return nil
