@@ -154,6 +154,11 @@ func (u *upload) finish(ctx context.Context, form uploadForm, asAvatar bool) err
 
 	prev, prevPreviews, err := u.s.meta.Commit(ctx, u.m, asAvatar)
 	if err != nil {
+		// Whether a failed commit took effect may be unknown (a lost
+		// reply). Removing the blobs now could orphan a visible item, so
+		// they stay: if the item is still pending, the janitor removes it
+		// with its blobs; if it was committed, it is complete.
+		u.begun = false
 		return fmt.Errorf("commit upload %s: %w", u.id, err)
 	}
 	u.begun = false // committed: no longer ours to discard
