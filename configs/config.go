@@ -43,6 +43,8 @@ type HTTP struct {
 	Listen            string        `key:"listen"`
 	PublicURL         string        `key:"public_url"`
 	ReadHeaderTimeout time.Duration `key:"read_header_timeout"`
+	BodyIdleTimeout   time.Duration `key:"body_idle_timeout"`
+	WriteIdleTimeout  time.Duration `key:"write_idle_timeout"`
 	IdleTimeout       time.Duration `key:"idle_timeout"`
 	ShutdownTimeout   time.Duration `key:"shutdown_timeout"`
 	PublicMaxAge      time.Duration `key:"public_max_age"`
@@ -115,6 +117,8 @@ func Default() Config {
 		HTTP: HTTP{
 			Listen:            "127.0.0.1:8080",
 			ReadHeaderTimeout: 10 * time.Second,
+			BodyIdleTimeout:   60 * time.Second,
+			WriteIdleTimeout:  60 * time.Second,
 			IdleTimeout:       120 * time.Second,
 			ShutdownTimeout:   30 * time.Second,
 			PublicMaxAge:      24 * time.Hour,
@@ -247,6 +251,7 @@ func (c Config) Validate() error {
 	for key, d := range map[string]time.Duration{
 		"xmpp.reply_timeout": c.XMPP.ReplyTimeout, "http.read_header_timeout": c.HTTP.ReadHeaderTimeout,
 		"http.idle_timeout": c.HTTP.IdleTimeout, "http.shutdown_timeout": c.HTTP.ShutdownTimeout,
+		"http.body_idle_timeout": c.HTTP.BodyIdleTimeout, "http.write_idle_timeout": c.HTTP.WriteIdleTimeout,
 	} {
 		if d <= 0 {
 			bad(key, "must be positive")
