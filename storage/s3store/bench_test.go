@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/xmppmedia/mediaserver/storage"
+	"github.com/xmppmedia/mediaserver/storage/disk"
 	"github.com/xmppmedia/mediaserver/storage/s3test"
 )
 
@@ -26,6 +27,23 @@ func BenchmarkS3Store100MB(b *testing.B) {
 	cfg.PartSize = 0 // the production default
 	store := newStore(b, cfg)
 	reportBlobThroughput(b, store, 100<<20)
+}
+
+// BenchmarkBlobStores100MB puts the S3 store beside the disk store in one
+// run, so the figures compare on the same (shared, noisy) machine:
+//
+//	go test -run '^$' -bench BlobStores100MB -benchtime 2x ./storage/s3store/
+func BenchmarkBlobStores100MB(b *testing.B) {
+	srv := s3test.StartServer(b)
+	cfg := srv.Config
+	cfg.PartSize = 0
+	s3 := newStore(b, cfg)
+	dir, err := disk.New(disk.Config{Root: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("disk", func(b *testing.B) { reportBlobThroughput(b, dir, 100<<20) })
+	b.Run("s3", func(b *testing.B) { reportBlobThroughput(b, s3, 100<<20) })
 }
 
 // The memory bound holds: an upload keeps a few parts, never the body.
