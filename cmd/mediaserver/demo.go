@@ -1,0 +1,237 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"io"
+	"log/slog"
+	"math"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/xmppmedia/mediaserver/auth"
+	"github.com/xmppmedia/mediaserver/auth/localxmpp"
+	"github.com/xmppmedia/mediaserver/auth/xmppclient"
+	"github.com/xmppmedia/mediaserver/configs"
+)
+
+// runDemo shows the server working with nothing but Debian and Go: a
+// throwaway Prosody (installed if missing), the server on its embedded
+// defaults, a user who confirms an upload over XEP-0070, and a preview.
+func runDemo(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	once := fs.Bool("once", false, "exit after the demonstration instead of serving until Ctrl-C")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := ensureProsody(stdout); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	say := func(format string, a ...any) { fmt.Fprintf(stdout, "demo: "+format+"\n", a...) }
+
+	px, err := localxmpp.Start(ctx, localxmpp.Options{})
+	if err != nil {
+		return fmt.Errorf("start local Prosody: %w", err)
+	}
+	defer px.Stop()
+	say("Prosody running: c2s %s, component port %s, channel server %s", px.C2SAddr(), px.ComponentAddr(), px.ChannelServer())
+
+	const password = "demo-password"
+	if err := px.Register(ctx, "demo", password); err != nil {
+		return err
+	}
+	user := px.UserJID("demo")
+	if err := px.CreateChannel(ctx, user, "whitelist", map[string]auth.Affiliation{user.String(): auth.AffOwner}); err != nil {
+		return err
+	}
+	say("user %s registered, with a private (whitelist) channel", user)
+
+	cfg := configs.Default()
+	cfg.XMPP.ComponentJID = px.ComponentJID().String()
+	cfg.XMPP.ComponentSecret = px.ComponentSecret()
+	cfg.XMPP.ServerAddr = px.ComponentAddr()
+	cfg.XMPP.ChannelServer = px.ChannelServer().String()
+	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
+	if err != nil {
+		ln, err = net.Listen("tcp", "127.0.0.1:0") // the default port is taken
+		if err != nil {
+			return err
+		}
+	}
+	base := "http://" + ln.Addr().String()
+	cfg.HTTP.PublicURL = base
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	a, err := buildApp(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	serveCtx, stopServe := context.WithCancel(ctx)
+	served := make(chan error, 1)
+	go func() { served <- a.serve(serveCtx, ln) }()
+	defer func() { stopServe(); <-served }()
+	wait, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := a.component.WaitConnected(wait); err != nil {
+		return fmt.Errorf("the media component did not connect to Prosody: %w", err)
+	}
+	abs, _ := filepath.Abs(cfg.Storage.Disk.Root)
+	say("media server on %s (blobs in %s, metadata in %s), component %s connected", base, abs, cfg.Metadata.DSN, cfg.XMPP.ComponentJID)
+
+	confirmed := make(chan auth.ConfirmRequest, 4)
+	client, err := xmppclient.Dial(ctx, xmppclient.Config{Addr: px.C2SAddr(), JID: user, Password: password},
+		func(req auth.ConfirmRequest) xmppclient.Answer {
+			confirmed <- req
+			return xmppclient.Accept
+		})
+	if err != nil {
+		return fmt.Errorf("log in %s: %w", user, err)
+	}
+	defer client.Close()
+	var tid [6]byte
+	rand.Read(tid[:])
+	authParam := base64.RawURLEncoding.EncodeToString([]byte(client.JID().String() + ":" + hex.EncodeToString(tid[:])))
+	say("%s logged in over XMPP; it will accept XEP-0070 confirmations", client.JID())
+
+	channelURL := base + "/" + user.String()
+	status, body, err := demoUpload(ctx, channelURL+"?auth="+authParam, demoPhoto(1600, 1200))
+	if err != nil {
+		return err
+	}
+	if status != http.StatusCreated {
+		return fmt.Errorf("upload answered %d: %s", status, body)
+	}
+	select {
+	case req := <-confirmed:
+		say("the server asked %s to confirm %s %s; accepted", req.JID, req.Method, req.URL)
+	default:
+	}
+	var item struct {
+		ID     string `json:"id"`
+		Width  int    `json:"width"`
+		Height int    `json:"height"`
+	}
+	json.Unmarshal(body, &item)
+	say("uploaded a %dx%d photo: 201 %s", item.Width, item.Height, bytes.TrimSpace(body))
+
+	previewURL := channelURL + "/" + item.ID + "?maxwidth=240&maxheight=320"
+	resp, err := http.Get(previewURL + "&auth=" + authParam)
+	if err != nil {
+		return err
+	}
+	preview, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	pc, _, err := image.DecodeConfig(bytes.NewReader(preview))
+	if resp.StatusCode != 200 || err != nil {
+		return fmt.Errorf("preview answered %d (%v)", resp.StatusCode, err)
+	}
+	say("240x320 preview: %dx%d %s, %d bytes (original %d bytes)", pc.Width, pc.Height, resp.Header.Get("Content-Type"), len(preview), demoPhotoSize)
+	resp, err = http.Get(channelURL + "/" + item.ID)
+	if err == nil {
+		resp.Body.Close()
+		say("the same file without credentials: %d %s (the channel is private)", resp.StatusCode, http.StatusText(resp.StatusCode))
+	}
+	say("try it:\n  curl -s '%s?auth=%s' | head -c 300; echo\n  curl -so preview.jpg '%s&auth=%s'",
+		channelURL, authParam, previewURL, authParam)
+	if *once {
+		return nil
+	}
+	say("serving until Ctrl-C")
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-served:
+		return err
+	}
+}
+
+// ensureProsody installs Prosody from Debian's packages when it is missing
+// and we may (root); otherwise it says how.
+func ensureProsody(stdout io.Writer) error {
+	if _, err := exec.LookPath("prosody"); err == nil {
+		return nil
+	}
+	if os.Geteuid() != 0 {
+		return errors.New("prosody is not installed: run `sudo apt-get install -y prosody` and try again")
+	}
+	fmt.Fprintln(stdout, "demo: installing prosody (apt-get install prosody)")
+	for _, argv := range [][]string{{"apt-get", "update", "-qq"}, {"apt-get", "install", "-y", "-qq", "prosody"}} {
+		cmd := exec.Command(argv[0], argv[1:]...)
+		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("%v: %v\n%s", argv, err, out)
+		}
+	}
+	return nil
+}
+
+var demoPhotoSize int
+
+// demoPhoto draws a photo-like JPEG (gradients and discs, so it compresses
+// like a real picture rather than a flat test card).
+func demoPhoto(w, h int) []byte {
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			fx, fy := float64(x)/float64(w), float64(y)/float64(h)
+			r := 120 + 100*math.Sin(fx*6.0+fy*2)
+			g := 110 + 90*math.Cos(fy*5.0)
+			b := 150 + 80*math.Sin((fx+fy)*4)
+			for _, c := range [][3]float64{{0.3, 0.4, 0.15}, {0.7, 0.6, 0.2}} {
+				if d := math.Hypot(fx-c[0], (fy-c[1])*float64(h)/float64(w)); d < c[2] {
+					r, g, b = 240-d*300, 200-d*200, 60+d*100
+				}
+			}
+			img.Set(x, y, color.RGBA{clamp(r), clamp(g), clamp(b), 255})
+		}
+	}
+	var buf bytes.Buffer
+	jpeg.Encode(&buf, img, &jpeg.Options{Quality: 88})
+	demoPhotoSize = buf.Len()
+	return buf.Bytes()
+}
+
+func clamp(v float64) uint8 { return uint8(math.Max(0, math.Min(255, v))) }
+
+// demoUpload posts a photo as the Android share intent does.
+func demoUpload(ctx context.Context, url string, photo []byte) (int, []byte, error) {
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	mw.WriteField("content-type", "image/jpeg")
+	mw.WriteField("title", "Demo photo")
+	fw, _ := mw.CreateFormFile("data", "demo.jpg")
+	fw.Write(photo)
+	mw.Close()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, &buf)
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, nil, fmt.Errorf("upload: %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, body, err
+}

@@ -1,0 +1,206 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/xmppmedia/mediaserver/auth"
+	"github.com/xmppmedia/mediaserver/auth/xmppauth"
+	"github.com/xmppmedia/mediaserver/configs"
+	"github.com/xmppmedia/mediaserver/mediasvc"
+	"github.com/xmppmedia/mediaserver/storage"
+	"github.com/xmppmedia/mediaserver/storage/disk"
+	"github.com/xmppmedia/mediaserver/storage/postgres"
+	"github.com/xmppmedia/mediaserver/storage/s3store"
+	"github.com/xmppmedia/mediaserver/storage/sqlite"
+	"github.com/xmppmedia/mediaserver/transform"
+)
+
+func runServe(args []string, stderr io.Writer) error {
+	cfg, path, err := loadConfig("serve", args, stderr)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg.Log, stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	a, err := buildApp(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	if path == "" {
+		path = "built-in defaults"
+	}
+	log.Info("mediaserver starting", "version", versionString(), "config", path, "listen", ln.Addr().String(),
+		"storage", cfg.Storage.Backend, "metadata", cfg.Metadata.Driver, "component", cfg.XMPP.ComponentJID)
+	return a.serve(ctx, ln)
+}
+
+func newLogger(cfg configs.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	level.UnmarshalText([]byte(cfg.Level)) // validated by configs
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// app is a wired server: stores, the XMPP component, the HTTP service.
+type app struct {
+	cfg       configs.Config
+	log       *slog.Logger
+	meta      storage.Metadata
+	component *xmppauth.Component
+	svc       *mediasvc.Server
+}
+
+func buildApp(ctx context.Context, cfg configs.Config, log *slog.Logger) (*app, error) {
+	a := &app{cfg: cfg, log: log}
+	var blobs storage.Blobs
+	switch cfg.Storage.Backend {
+	case "s3":
+		s3cfg := s3store.Config{
+			Bucket: cfg.Storage.S3.Bucket, Region: cfg.Storage.S3.Region, Endpoint: cfg.Storage.S3.Endpoint,
+			Prefix: cfg.Storage.S3.Prefix, PathStyle: cfg.Storage.S3.PathStyle,
+			AccessKeyID: cfg.Storage.S3.AccessKeyID, SecretAccessKey: cfg.Storage.S3.SecretAccessKey,
+		}
+		s, err := s3store.New(ctx, s3cfg)
+		if err != nil {
+			return nil, fmt.Errorf("s3 storage: %w", err)
+		}
+		blobs = s
+	default:
+		s, err := disk.New(disk.Config{Root: cfg.Storage.Disk.Root})
+		if err != nil {
+			return nil, fmt.Errorf("disk storage: %w", err)
+		}
+		blobs = s
+	}
+
+	var err error
+	switch cfg.Metadata.Driver {
+	case "postgres":
+		a.meta, err = postgres.Open(ctx, postgres.Config{DSN: cfg.Metadata.DSN})
+	default:
+		a.meta, err = sqlite.Open(ctx, sqlite.Config{Path: cfg.Metadata.DSN})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("metadata: %w", err)
+	}
+
+	tcfg := transform.DefaultConfig()
+	tcfg.MaxPixels = cfg.Limits.MaxImagePixels
+	images, err := transform.New(tcfg)
+	if err != nil {
+		a.close()
+		return nil, err
+	}
+
+	a.component, err = xmppauth.New(xmppauth.Config{
+		ComponentJID: cfg.XMPP.ComponentJID, Secret: cfg.XMPP.ComponentSecret, ServerAddr: cfg.XMPP.ServerAddr,
+		ChannelServer: cfg.XMPP.ChannelServer, PublicURL: cfg.HTTP.PublicURL, ReplyTimeout: cfg.XMPP.ReplyTimeout,
+	}, log.With("part", "xmpp"))
+	if err != nil {
+		a.close()
+		return nil, fmt.Errorf("xmpp: %w", err)
+	}
+	guard := &auth.Guard{
+		Channels:  auth.NewChannelCache(a.component, cfg.XMPP.PermissionCacheTTL),
+		Confirmer: auth.NewConfirmCache(a.component, cfg.XMPP.ConfirmCacheTTL),
+	}
+
+	scfg := mediasvc.DefaultConfig()
+	scfg.PublicURL = cfg.HTTP.PublicURL
+	scfg.MaxUploadBytes = cfg.Limits.MaxUploadBytes
+	scfg.MaxConcurrentUploads = cfg.Limits.MaxConcurrentUpld
+	scfg.AvatarsPublic = cfg.Avatars.Public
+	scfg.PublicMaxAge = cfg.HTTP.PublicMaxAge
+	scfg.AbandonAfter = cfg.Uploads.AbandonAfter
+	scfg.PreviewSizes = nil
+	for _, s := range cfg.Previews.Sizes {
+		b, err := transform.ParseBox(s)
+		if err != nil {
+			a.close()
+			return nil, err
+		}
+		scfg.PreviewSizes = append(scfg.PreviewSizes, b)
+	}
+	a.svc, err = mediasvc.New(scfg, mediasvc.Deps{
+		Blobs: blobs, Metadata: a.meta, Auth: guard, Images: images, Log: log,
+		Ready: func(context.Context) error {
+			if !a.component.Connected() {
+				return errors.New("XMPP component not connected")
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		a.close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// serve recovers from any crash, connects XMPP in the background, and
+// serves HTTP on ln until ctx ends; then it drains in-flight requests and
+// closes the XMPP session.
+func (a *app) serve(ctx context.Context, ln net.Listener) error {
+	st, err := a.svc.Recover(ctx)
+	if err != nil {
+		return err
+	}
+	if st.TempFiles > 0 || st.Uploads > 0 {
+		a.log.Warn("recovered from an earlier crash", "temp_files_removed", st.TempFiles, "uploads_removed", st.Uploads)
+	}
+
+	xmppCtx, stopXMPP := context.WithCancel(context.WithoutCancel(ctx))
+	xmppDone := make(chan error, 1)
+	go func() { xmppDone <- a.component.Run(xmppCtx) }()
+
+	srv := a.svc.HTTPServer(mediasvc.Timeouts{
+		ReadHeader: a.cfg.HTTP.ReadHeaderTimeout,
+		BodyIdle:   a.cfg.HTTP.BodyIdleTimeout,
+		WriteIdle:  a.cfg.HTTP.WriteIdleTimeout,
+		Idle:       a.cfg.HTTP.IdleTimeout,
+	})
+	if a.cfg.Uploads.AbandonAfter > 0 {
+		go a.svc.RunJanitor(xmppCtx, a.cfg.Uploads.AbandonAfter)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	select {
+	case err = <-served:
+	case <-ctx.Done():
+		a.log.Info("shutting down")
+		sctx, cancel := context.WithTimeout(context.Background(), a.cfg.HTTP.ShutdownTimeout)
+		err = srv.Shutdown(sctx)
+		cancel()
+	}
+	stopXMPP()
+	<-xmppDone
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+func (a *app) close() {
+	if a.meta != nil {
+		a.meta.Close()
+	}
+}
