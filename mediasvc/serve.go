@@ -152,7 +152,9 @@ func (s *Server) preview(ctx context.Context, m storage.Media, box transform.Box
 		defer rc.Close()
 		wait, cancelWait := context.WithTimeout(ctx, s.cfg.PreviewWait)
 		defer cancelWait()
+		start := time.Now()
 		imgs, err := s.images.PreviewsContext(wait, rc, m.Size, []transform.Box{box})
+		s.metrics.ObservePreview("on_demand", time.Since(start), err)
 		if err != nil {
 			return storage.Preview{}, fmt.Errorf("preview %s %v: %w", m.ID, box, err)
 		}

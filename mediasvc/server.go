@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -95,7 +96,33 @@ type Deps struct {
 	// Ready, when set, is asked by /readyz besides the metadata store
 	// (e.g. whether the XMPP component is connected).
 	Ready func(ctx context.Context) error
+	// Metrics, when set, is told about every request, stored upload and
+	// preview rendering (package mediasvc/metrics exports them).
+	Metrics Metrics
 }
+
+// Metrics receives what the server observes. Implementations must be
+// safe for concurrent use and cheap: they run on every request.
+type Metrics interface {
+	// ObserveRequest is called once per request when the handler returns.
+	// route is the matched route pattern (e.g. "/{entity}/{mediaID}"),
+	// never the raw path, so label cardinality stays bounded; requests
+	// that match no route are "unmatched", CORS preflights "preflight".
+	ObserveRequest(route, method string, status int, d time.Duration, bytesIn, bytesOut int64)
+	// ObserveUpload is called for each committed upload with the stored
+	// size of its file.
+	ObserveUpload(bytes int64)
+	// ObservePreview is called after each rendering of previews: at
+	// upload ("upload", every configured size at once) or on first
+	// request of a size ("on_demand"). err is the rendering's error.
+	ObservePreview(when string, d time.Duration, err error)
+}
+
+type noMetrics struct{}
+
+func (noMetrics) ObserveRequest(string, string, int, time.Duration, int64, int64) {}
+func (noMetrics) ObserveUpload(int64)                                             {}
+func (noMetrics) ObservePreview(string, time.Duration, error)                     {}
 
 // Server serves the media API.
 type Server struct {
@@ -106,6 +133,7 @@ type Server struct {
 	images   *transform.Transformer
 	log      *slog.Logger
 	ready    func(ctx context.Context) error
+	metrics  Metrics
 	boxes    []transform.Box // the bounded set of preview boxes, smallest first
 	upload   []transform.Box // boxes made at upload
 	uploads  chan struct{}   // upload slots
@@ -136,8 +164,12 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		images:  deps.Images,
 		log:     log,
 		ready:   deps.Ready,
+		metrics: deps.Metrics,
 		uploads: make(chan struct{}, cfg.MaxConcurrentUploads),
 		now:     func() time.Time { return time.Now().UTC() },
+	}
+	if s.metrics == nil {
+		s.metrics = noMetrics{}
 	}
 	s.upload = uploadBoxes(cfg.PreviewSizes)
 	s.boxes = previewLadder(s.upload)
@@ -308,12 +340,54 @@ func (s *Server) withAccessLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
+		var body *countingBody
+		if r.Body != nil && r.Body != http.NoBody {
+			body = &countingBody{ReadCloser: r.Body}
+			r.Body = body
+		}
 		next.ServeHTTP(sw, r)
+		d := time.Since(start)
 		// The path only: the query may carry credentials (auth=...).
 		s.log.Info("request", "method", r.Method, "path", r.URL.Path, "status", sw.status,
-			"bytes", sw.bytes, "duration_ms", time.Since(start).Milliseconds(),
+			"bytes", sw.bytes, "duration_ms", d.Milliseconds(),
 			"request_id", requestID(r.Context()), "remote", r.RemoteAddr)
+		var in int64
+		if body != nil {
+			in = body.n
+		}
+		s.metrics.ObserveRequest(routeLabel(r), r.Method, sw.status, d, in, sw.bytes)
 	})
+}
+
+// routeLabel is the route pattern chi matched, for metrics: raw paths
+// carry entity names and media ids, which would make a label per item.
+func routeLabel(r *http.Request) string {
+	if r.Method == http.MethodOptions {
+		return "preflight"
+	}
+	if rc := chi.RouteContext(r.Context()); rc != nil {
+		// No route of the API has a wildcard: one in the pattern is chi's
+		// not-found inside a subrouter.
+		if p := rc.RoutePattern(); p != "" && !strings.Contains(p, "*") {
+			if p != "/" {
+				p = strings.TrimSuffix(p, "/")
+			}
+			return p
+		}
+	}
+	return "unmatched"
+}
+
+// countingBody counts the request body bytes a handler read.
+type countingBody struct {
+	io.ReadCloser
+	n int64
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.n += int64(n)
+	return n, err
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -7,6 +7,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/xmppmedia/mediaserver/auth"
 	"github.com/xmppmedia/mediaserver/storage"
@@ -72,6 +73,7 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request, asAvatar bool) 
 		up.discard()
 		return err
 	}
+	s.metrics.ObserveUpload(up.m.Size)
 	w.Header().Set("Location", "/"+up.m.Entity+"/"+up.m.ID)
 	writeJSON(w, http.StatusCreated, toJSON(up.m))
 	return nil
@@ -238,7 +240,9 @@ func (u *upload) makePreviews(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("read upload %s: %w", u.id, err)
 	}
+	start := time.Now()
 	imgs, err := u.s.images.PreviewsContext(ctx, rc, u.m.Size, u.s.upload)
+	u.s.metrics.ObservePreview("upload", time.Since(start), err)
 	rc.Close()
 	if err != nil {
 		return fmt.Errorf("previews of %s: %w", u.id, err)

@@ -1,0 +1,97 @@
+package mediasvc
+
+import (
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+)
+
+// recordedMetrics keeps what the server reported.
+type recordedMetrics struct {
+	mu       sync.Mutex
+	requests []observedRequest
+	uploads  []int64
+	previews []string
+}
+
+type observedRequest struct {
+	route, method string
+	status        int
+	in, out       int64
+}
+
+func (m *recordedMetrics) ObserveRequest(route, method string, status int, d time.Duration, in, out int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.requests = append(m.requests, observedRequest{route, method, status, in, out})
+}
+
+func (m *recordedMetrics) ObserveUpload(n int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.uploads = append(m.uploads, n)
+}
+
+func (m *recordedMetrics) ObservePreview(when string, d time.Duration, err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err == nil {
+		m.previews = append(m.previews, when)
+	}
+}
+
+func (m *recordedMetrics) last() observedRequest {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.requests[len(m.requests)-1]
+}
+
+// The metrics hook sees route patterns, never raw paths (which carry
+// entity names and media ids), with the status and the bytes moved.
+func TestMetricsHookRoutes(t *testing.T) {
+	e := newEnv(t)
+	rec := &recordedMetrics{}
+	e.srv.metrics = rec
+	photo := jpegImage(t, 800, 600)
+	m := e.mustUpload(privateChan, alice, photo, "image/jpeg")
+	up := rec.last()
+	if up.route != "/{entity}" || up.method != "POST" || up.status != http.StatusCreated || up.in < int64(len(photo)) {
+		t.Errorf("upload observed as %+v, want route /{entity} POST 201 with at least %d bytes in", up, len(photo))
+	}
+	rec.mu.Lock()
+	if len(rec.uploads) != 1 || rec.uploads[0] != int64(len(photo)) {
+		t.Errorf("uploads observed %v, want [%d]", rec.uploads, len(photo))
+	}
+	if len(rec.previews) != 1 || rec.previews[0] != "upload" {
+		t.Errorf("previews observed %v, want [upload]", rec.previews)
+	}
+	rec.mu.Unlock()
+
+	for _, tc := range []struct {
+		method, path, route string
+		status              int
+	}{
+		{"GET", "/" + privateChan + "/" + m.ID, "/{entity}/{mediaID}", 200},
+		{"GET", "/" + privateChan + "/" + m.ID + "?maxwidth=100", "/{entity}/{mediaID}", 200},
+		{"GET", "/" + privateChan + "/" + m.ID + "/metadata", "/{entity}/{mediaID}/metadata", 200},
+		{"GET", "/" + privateChan, "/{entity}", 200},
+		{"GET", "/healthz", "/healthz", 200},
+		{"GET", "/a/b/c/d", "unmatched", 404},
+		{"OPTIONS", "/" + privateChan, "preflight", 204},
+	} {
+		resp, body := e.do(tc.method, tc.path, alice, nil, nil)
+		got := rec.last()
+		if resp.StatusCode != tc.status || got.route != tc.route || got.status != tc.status || got.method != tc.method {
+			t.Errorf("%s %s: observed %+v (answer %d), want route %s status %d", tc.method, tc.path, got, resp.StatusCode, tc.route, tc.status)
+		}
+		if got.out != int64(len(body)) {
+			t.Errorf("%s %s: observed %d bytes out, body has %d", tc.method, tc.path, got.out, len(body))
+		}
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if n := len(rec.previews); n != 2 || rec.previews[1] != "on_demand" {
+		t.Errorf("previews observed %v, want [upload on_demand]", rec.previews)
+	}
+}
