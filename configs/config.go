@@ -37,6 +37,7 @@ type Config struct {
 	Avatars  Avatars  `key:"avatars"`
 	Log      Log      `key:"log"`
 	Uploads  Uploads  `key:"uploads"`
+	Metrics  Metrics  `key:"metrics"`
 }
 
 type HTTP struct {
@@ -109,6 +110,13 @@ type Uploads struct {
 	// recovery removes it. Several servers sharing one database must not
 	// remove each other's uploads in flight, hence a grace period.
 	AbandonAfter time.Duration `key:"abandon_after"`
+}
+
+type Metrics struct {
+	// Listen is where Prometheus metrics are served (GET /metrics), apart
+	// from the public API so they need not be exposed with it; empty: no
+	// metrics endpoint.
+	Listen string `key:"listen"`
 }
 
 // Default is the configuration with no file and no environment.
@@ -235,6 +243,13 @@ func (c Config) Validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
 		bad("http.listen", "want host:port: %v", err)
+	}
+	if c.Metrics.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.Metrics.Listen); err != nil {
+			bad("metrics.listen", "want host:port or empty: %v", err)
+		} else if c.Metrics.Listen == c.HTTP.Listen {
+			bad("metrics.listen", "must differ from http.listen")
+		}
 	}
 	if c.HTTP.PublicURL != "" {
 		u, err := url.Parse(c.HTTP.PublicURL)

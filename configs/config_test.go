@@ -126,6 +126,8 @@ func TestValidate(t *testing.T) {
 		{"ttl", func(c *Config) { c.XMPP.ConfirmCacheTTL = -time.Second }, "confirm_cache_ttl"},
 		{"jid", func(c *Config) { c.XMPP.ComponentJID = "a@b" }, "component_jid"},
 		{"log", func(c *Config) { c.Log.Format = "xml" }, "log.format"},
+		{"metrics listen", func(c *Config) { c.Metrics.Listen = "9464" }, "metrics.listen"},
+		{"metrics on the API port", func(c *Config) { c.Metrics.Listen = c.HTTP.Listen }, "metrics.listen"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := Default()
