@@ -12,10 +12,10 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/xmppmedia/mediaserver/auth"
 	"github.com/xmppmedia/mediaserver/auth/xmppauth"
 	"github.com/xmppmedia/mediaserver/configs"
 	"github.com/xmppmedia/mediaserver/mediasvc"
+	"github.com/xmppmedia/mediaserver/mediasvc/metrics"
 	"github.com/xmppmedia/mediaserver/storage"
 	"github.com/xmppmedia/mediaserver/storage/disk"
 	"github.com/xmppmedia/mediaserver/storage/postgres"
@@ -40,6 +40,12 @@ func runServe(args []string, stderr io.Writer) error {
 	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
+	}
+	if cfg.Metrics.Listen != "" {
+		if a.metricsLn, err = net.Listen("tcp", cfg.Metrics.Listen); err != nil {
+			ln.Close()
+			return fmt.Errorf("metrics listen: %w", err)
+		}
 	}
 	if path == "" {
 		path = "built-in defaults"
@@ -66,6 +72,9 @@ type app struct {
 	meta      storage.Metadata
 	component *xmppauth.Component
 	svc       *mediasvc.Server
+	metrics   *metrics.Metrics
+	// metricsLn, when set before serve, serves /metrics (metrics.listen).
+	metricsLn net.Listener
 }
 
 func buildApp(ctx context.Context, cfg configs.Config, log *slog.Logger) (*app, error) {
@@ -118,10 +127,8 @@ func buildApp(ctx context.Context, cfg configs.Config, log *slog.Logger) (*app, 
 		a.close()
 		return nil, fmt.Errorf("xmpp: %w", err)
 	}
-	guard := &auth.Guard{
-		Channels:  auth.NewChannelCache(a.component, cfg.XMPP.PermissionCacheTTL),
-		Confirmer: auth.NewConfirmCache(a.component, cfg.XMPP.ConfirmCacheTTL),
-	}
+	a.metrics = newMetrics(cfg, a.component)
+	guard := countedGuard(cfg, a.metrics, a.component)
 
 	scfg := mediasvc.DefaultConfig()
 	scfg.PublicURL = cfg.HTTP.PublicURL
@@ -140,7 +147,7 @@ func buildApp(ctx context.Context, cfg configs.Config, log *slog.Logger) (*app, 
 		scfg.PreviewSizes = append(scfg.PreviewSizes, b)
 	}
 	a.svc, err = mediasvc.New(scfg, mediasvc.Deps{
-		Blobs: blobs, Metadata: a.meta, Auth: guard, Images: images, Log: log,
+		Blobs: blobs, Metadata: a.meta, Auth: guard, Images: images, Log: log, Metrics: a.metrics,
 		Ready: func(context.Context) error {
 			if !a.component.Connected() {
 				return errors.New("XMPP component not connected")
@@ -182,6 +189,14 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
+	if a.metricsLn != nil {
+		ms := startMetricsServer(a.metricsLn, a.metrics, a.log)
+		defer func() {
+			if err := ms.stop(); err != nil {
+				a.log.Warn("stop metrics server", "err", err)
+			}
+		}()
+	}
 
 	select {
 	case err = <-served:
