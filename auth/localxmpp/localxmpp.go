@@ -38,6 +38,11 @@ type Options struct {
 	ComponentName string
 	// ComponentSecret is its XEP-0114 secret (random).
 	ComponentSecret string
+	// ExtraComponents are more external components (JIDs) sharing
+	// ComponentSecret, also pubsub admins; a component JID can have only
+	// one connection at a time, so tests that need several components at
+	// once use these.
+	ExtraComponents []string
 	// ChannelsName is the pubsub component's JID ("channels." + Domain).
 	// It announces the identity pubsub/channels so it can be discovered.
 	ChannelsName string
@@ -46,6 +51,9 @@ type Options struct {
 	Dir string
 	// Prosody and Prosodyctl are the binaries ("prosody", "prosodyctl").
 	Prosody, Prosodyctl string
+	// Debug makes Prosody log at debug level (every stanza), for
+	// diagnosing a test.
+	Debug bool
 	// StartTimeout bounds the wait for the ports to accept (10s).
 	StartTimeout time.Duration
 }
@@ -175,6 +183,16 @@ func (s *Server) writeConfig() error {
 		return fmt.Errorf("prosody plugin: %w", err)
 	}
 	q := strconv.Quote
+	admins := []string{q(s.opts.ComponentName), q(AdminUser + "@" + s.opts.Domain)}
+	var extra strings.Builder
+	for _, name := range s.opts.ExtraComponents {
+		fmt.Fprintf(&extra, "Component %s\n\tcomponent_secret = %s\n", q(name), q(s.opts.ComponentSecret))
+		admins = append(admins, q(name))
+	}
+	level := "info"
+	if s.opts.Debug {
+		level = "debug"
+	}
 	cfg := fmt.Sprintf(`-- written by localxmpp; throwaway
 run_as_root = true
 daemonize = false
@@ -192,21 +210,23 @@ c2s_require_encryption = false
 allow_unencrypted_plain_auth = true
 authentication = "internal_hashed"
 storage = "internal"
-log = { { levels = { min = "info" }, to = "file", filename = %s } }
+log = { { levels = { min = %s }, to = "file", filename = %s } }
 
 VirtualHost %s
 
 Component %s
 	component_secret = %s
 
+%s
 Component %s "pubsub"
-	admins = { %s, %s }
+	admins = { %s }
 	modules_enabled = { "channels_identity" }
 `, q(filepath.Join(dir, "prosody.pid")), q(filepath.Join(dir, "data")), q(filepath.Join(dir, "plugins")),
-		s.c2sPort, s.componentPort, q(s.LogPath()),
+		s.c2sPort, s.componentPort, q(level), q(s.LogPath()),
 		q(s.opts.Domain),
 		q(s.opts.ComponentName), q(s.opts.ComponentSecret),
-		q(s.opts.ChannelsName), q(s.opts.ComponentName), q(AdminUser+"@"+s.opts.Domain))
+		extra.String(),
+		q(s.opts.ChannelsName), strings.Join(admins, ", "))
 	if err := os.WriteFile(s.configPath(), []byte(cfg), 0o600); err != nil {
 		return fmt.Errorf("prosody config: %w", err)
 	}

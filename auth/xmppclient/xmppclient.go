@@ -181,7 +181,7 @@ func (c *Client) handle(t xmlstream.TokenReadEncoder, start *xml.StartElement) e
 		return nil // IQs get the session's default error reply
 	}
 	var m confirmMessage
-	if err := xml.NewTokenDecoder(t).DecodeElement(&m, start); err != nil {
+	if err := decodeStanza(t, start, &m); err != nil {
 		return nil // a stanza we cannot read is not ours to answer
 	}
 	if m.Confirm == nil || m.Type == string(stanza.ErrorMessage) {
@@ -259,4 +259,11 @@ func (c *Client) SendReply(ctx context.Context, r Reply) error {
 		return fmt.Errorf("send %s for %s: %w", r.Answer, r.Request.TransactionID, err)
 	}
 	return nil
+}
+
+// decodeStanza decodes a whole stanza into v. A handler's reader starts
+// after the stanza's start element, and Go's decoder only accepts an end
+// element whose start it has read itself, so the start is put back first.
+func decodeStanza(t xml.TokenReader, start *xml.StartElement, v any) error {
+	return xml.NewTokenDecoder(xmlstream.MultiReader(xmlstream.Token(*start), t)).Decode(v)
 }

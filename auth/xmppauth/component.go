@@ -1,0 +1,458 @@
+// Package xmppauth is the media server's XMPP side: an external component
+// (XEP-0114) that answers disco#info and ping, asks users to confirm
+// requests (XEP-0070, an auth.Confirmer) and reads access models and
+// affiliations from the channel server (XEP-0060, an auth.Channels).
+//
+// The component keeps one session to the XMPP server and reconnects by
+// itself with capped exponential backoff. While it is disconnected every
+// question fails fast with auth.ErrUnavailable (503), never with a grant.
+package xmppauth
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+	"mellium.im/xmlstream"
+	"mellium.im/xmpp"
+	"mellium.im/xmpp/component"
+	"mellium.im/xmpp/jid"
+	"mellium.im/xmpp/stanza"
+)
+
+// Namespaces used on the wire.
+const (
+	NSDiscoInfo  = "http://jabber.org/protocol/disco#info"
+	NSDiscoItems = "http://jabber.org/protocol/disco#items"
+	NSPing       = "urn:xmpp:ping"
+	NSHTTPAuth   = "http://jabber.org/protocol/http-auth"
+	NSDataForms  = "jabber:x:data"
+	NSPubsub     = "http://jabber.org/protocol/pubsub"
+	NSPubsubOwn  = "http://jabber.org/protocol/pubsub#owner"
+	NSRSM        = "http://jabber.org/protocol/rsm"
+	// APIFormType is the FORM_TYPE of the endpoint form in disco#info.
+	APIFormType = "http://buddycloud.org/v1/api"
+)
+
+// DefaultReplyTimeout is used when Config.ReplyTimeout is zero.
+const DefaultReplyTimeout = 30 * time.Second
+
+// Reconnect backoff bounds, and how long a connection attempt may take.
+const (
+	minBackoff  = 100 * time.Millisecond
+	maxBackoff  = 5 * time.Second
+	dialTimeout = 10 * time.Second
+	// closeWait bounds the wait for the server to end its stream on shutdown.
+	closeWait = 2 * time.Second
+)
+
+// Config is the component's configuration (the xmpp.* keys of CONFIG.md).
+type Config struct {
+	// ComponentJID is this component's JID, e.g. "media.example.com".
+	ComponentJID string
+	// Secret is the XEP-0114 shared secret.
+	Secret string
+	// ServerAddr is the XMPP server's component port (host:port).
+	ServerAddr string
+	// ChannelServer is the channel (pubsub) server's JID; empty: discover
+	// it per entity domain.
+	ChannelServer string
+	// PublicURL is announced as the API endpoint in disco#info; empty: no
+	// endpoint form.
+	PublicURL string
+	// ReplyTimeout bounds the wait for a XEP-0070 answer and for each
+	// channel-server reply; zero is DefaultReplyTimeout.
+	ReplyTimeout time.Duration
+}
+
+// Validate reports the first problem with c.
+func (c Config) Validate() error {
+	j, err := jid.Parse(c.ComponentJID)
+	if err != nil || c.ComponentJID == "" {
+		return fmt.Errorf("xmpp component_jid %q: not a JID", c.ComponentJID)
+	}
+	if j.Localpart() != "" || j.Resourcepart() != "" {
+		return fmt.Errorf("xmpp component_jid %q: must be a bare domain", c.ComponentJID)
+	}
+	if c.Secret == "" {
+		return errors.New("xmpp component_secret is empty")
+	}
+	if _, _, err := net.SplitHostPort(c.ServerAddr); err != nil {
+		return fmt.Errorf("xmpp server_addr %q: %w", c.ServerAddr, err)
+	}
+	if c.ChannelServer != "" {
+		if _, err := jid.Parse(c.ChannelServer); err != nil {
+			return fmt.Errorf("xmpp channel_server %q: %w", c.ChannelServer, err)
+		}
+	}
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("http public_url %q: want an absolute http(s) URL", c.PublicURL)
+		}
+	}
+	if c.ReplyTimeout < 0 {
+		return fmt.Errorf("xmpp reply_timeout %s: negative", c.ReplyTimeout)
+	}
+	return nil
+}
+
+// Component is the media server's XMPP component. It implements
+// auth.Confirmer and auth.Channels. Create it with New and start Run.
+type Component struct {
+	cfg           Config
+	jid           jid.JID
+	channelServer jid.JID // zero: discover
+	log           *slog.Logger
+
+	mu      sync.Mutex
+	running bool
+	sess    *xmpp.Session   // nil while disconnected
+	sessCtx context.Context // cancelled when sess ends
+	up      chan struct{}   // closed while connected
+
+	confirms confirmTable
+
+	discovery     singleflight.Group
+	discoveryMu   sync.Mutex
+	discoveredFor map[string]discovered // domain → channel server
+}
+
+// New checks cfg and returns a component that is not yet connected.
+func New(cfg Config, log *slog.Logger) (*Component, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.ReplyTimeout == 0 {
+		cfg.ReplyTimeout = DefaultReplyTimeout
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	c := &Component{
+		cfg:           cfg,
+		jid:           jid.MustParse(cfg.ComponentJID),
+		log:           log.With("component", cfg.ComponentJID),
+		up:            make(chan struct{}),
+		discoveredFor: make(map[string]discovered),
+	}
+	if cfg.ChannelServer != "" {
+		c.channelServer = jid.MustParse(cfg.ChannelServer)
+	}
+	c.confirms.init()
+	return c, nil
+}
+
+// JID is the component's address.
+func (c *Component) JID() jid.JID { return c.jid }
+
+// Connected reports whether the session to the XMPP server is up.
+func (c *Component) Connected() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sess != nil
+}
+
+// WaitConnected blocks until the component is connected or ctx ends.
+func (c *Component) WaitConnected(ctx context.Context) error {
+	c.mu.Lock()
+	up := c.up
+	c.mu.Unlock()
+	select {
+	case <-up:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("wait for xmpp connection: %w", ctx.Err())
+	}
+}
+
+// current returns the live session and a context that ends with it.
+func (c *Component) current() (*xmpp.Session, context.Context, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sess, c.sessCtx, c.sess != nil
+}
+
+// Run connects and serves until ctx ends, reconnecting with exponential
+// backoff (100 ms doubling to 5 s) whenever the connection fails or drops.
+// When ctx ends it closes the session cleanly and returns nil. Run may be
+// called only once at a time.
+func (c *Component) Run(ctx context.Context) error {
+	c.mu.Lock()
+	if c.running {
+		c.mu.Unlock()
+		return errors.New("xmppauth: Run called twice")
+	}
+	c.running = true
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.running = false
+		c.mu.Unlock()
+	}()
+
+	backoff := minBackoff
+	for ctx.Err() == nil {
+		sess, err := c.dial(ctx)
+		if err == nil {
+			c.log.Info("xmpp component connected", "server", c.cfg.ServerAddr)
+			started := time.Now()
+			err = c.serve(ctx, sess)
+			if ctx.Err() != nil {
+				break
+			}
+			c.log.Warn("xmpp component disconnected", "server", c.cfg.ServerAddr, "err", err)
+			// A session that lived a while was healthy: retry quickly. One
+			// that dies at once (e.g. refused) keeps backing off.
+			if time.Since(started) > maxBackoff {
+				backoff = minBackoff
+			}
+		} else if ctx.Err() == nil {
+			c.log.Warn("xmpp component connect failed", "server", c.cfg.ServerAddr, "err", err, "retry_in", backoff)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, maxBackoff)
+	}
+	c.log.Info("xmpp component stopped")
+	return nil
+}
+
+func (c *Component) dial(ctx context.Context) (*xmpp.Session, error) {
+	ctx, cancel := context.WithTimeout(ctx, dialTimeout)
+	defer cancel()
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", c.cfg.ServerAddr)
+	if err != nil {
+		return nil, fmt.Errorf("dial %s: %w", c.cfg.ServerAddr, err)
+	}
+	// The handshake must not hang on a server that accepts and says nothing.
+	deadline, _ := ctx.Deadline()
+	_ = conn.SetDeadline(deadline)
+	sess, err := component.NewSession(ctx, c.jid, []byte(c.cfg.Secret), conn)
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("component handshake with %s: %w", c.cfg.ServerAddr, err)
+	}
+	_ = conn.SetDeadline(time.Time{})
+	return sess, nil
+}
+
+// serve publishes sess, serves it until it ends or ctx ends, and then
+// withdraws it so that waiting questions fail with ErrUnavailable.
+func (c *Component) serve(ctx context.Context, sess *xmpp.Session) error {
+	sessCtx, endSess := context.WithCancel(context.Background())
+	c.mu.Lock()
+	c.sess, c.sessCtx = sess, sessCtx
+	close(c.up)
+	c.mu.Unlock()
+
+	served := make(chan error, 1)
+	go func() { served <- sess.Serve(xmpp.HandlerFunc(c.handle)) }()
+	var err error
+	select {
+	case err = <-served:
+	case <-ctx.Done():
+		// Close our stream and give the server a moment to close its own,
+		// so it sees a clean end rather than a dropped connection.
+		_ = sess.Close()
+		select {
+		case err = <-served:
+		case <-time.After(closeWait):
+			_ = sess.Conn().Close()
+			err = <-served
+		}
+	}
+	c.mu.Lock()
+	c.sess, c.sessCtx = nil, nil
+	c.up = make(chan struct{})
+	c.mu.Unlock()
+	endSess()
+	_ = sess.Conn().Close()
+	return err
+}
+
+// handle answers stanzas addressed to the component. It never returns an
+// error (that would end the session) and never uses the session's send
+// methods (that would deadlock): replies go through t.
+func (c *Component) handle(t xmlstream.TokenReadEncoder, start *xml.StartElement) error {
+	switch start.Name.Local {
+	case "iq":
+		c.handleIQ(t, start)
+	case "message":
+		c.handleMessage(t, start)
+	}
+	return nil
+}
+
+type discoIdentity struct {
+	Category string `xml:"category,attr"`
+	Type     string `xml:"type,attr"`
+	Name     string `xml:"name,attr,omitempty"`
+}
+
+type discoFeature struct {
+	Var string `xml:"var,attr"`
+}
+
+type formField struct {
+	Var    string   `xml:"var,attr"`
+	Type   string   `xml:"type,attr,omitempty"`
+	Values []string `xml:"value"`
+}
+
+type dataForm struct {
+	XMLName xml.Name    `xml:"jabber:x:data x"`
+	Type    string      `xml:"type,attr"`
+	Fields  []formField `xml:"field"`
+}
+
+// value returns the first value of field v.
+func (f dataForm) value(v string) (string, bool) {
+	for _, field := range f.Fields {
+		if field.Var == v && len(field.Values) > 0 {
+			return field.Values[0], true
+		}
+	}
+	return "", false
+}
+
+type discoInfoQuery struct {
+	XMLName    xml.Name        `xml:"http://jabber.org/protocol/disco#info query"`
+	Node       string          `xml:"node,attr,omitempty"`
+	Identities []discoIdentity `xml:"identity"`
+	Features   []discoFeature  `xml:"feature"`
+	Forms      []dataForm      `xml:"jabber:x:data x"`
+}
+
+type discoItemsQuery struct {
+	XMLName xml.Name `xml:"http://jabber.org/protocol/disco#items query"`
+	Node    string   `xml:"node,attr,omitempty"`
+	Items   []struct {
+		JID  string `xml:"jid,attr"`
+		Node string `xml:"node,attr,omitempty"`
+	} `xml:"item"`
+}
+
+// info is the component's own disco#info answer (API.md): clients find
+// the media server by this exact identity and the endpoint form.
+func (c *Component) info() discoInfoQuery {
+	q := discoInfoQuery{
+		Identities: []discoIdentity{{Category: "component", Type: "generic", Name: "Media Server"}},
+		Features:   []discoFeature{{Var: NSDiscoInfo}, {Var: NSPing}},
+	}
+	if c.cfg.PublicURL != "" {
+		q.Forms = []dataForm{{Type: "result", Fields: []formField{
+			{Var: "FORM_TYPE", Type: "hidden", Values: []string{APIFormType}},
+			{Var: "endpoint", Type: "text-single", Values: []string{c.cfg.PublicURL}},
+		}}}
+	}
+	return q
+}
+
+func (c *Component) handleIQ(t xmlstream.TokenReadEncoder, start *xml.StartElement) {
+	iq, err := stanza.NewIQ(*start)
+	if err != nil {
+		return
+	}
+	switch iq.Type {
+	case stanza.GetIQ:
+		// The handler's reader starts after the stanza's start element.
+		payload, ok := nextStart(t)
+		if !ok {
+			return
+		}
+		node := attrValue(payload, "node")
+		switch payload.Name {
+		case xml.Name{Space: NSDiscoInfo, Local: "query"}:
+			if node != "" {
+				c.writeIQError(t, iq, stanza.ItemNotFound)
+				return
+			}
+			c.writeIQResult(t, iq, c.info())
+		case xml.Name{Space: NSDiscoItems, Local: "query"}:
+			if node != "" {
+				c.writeIQError(t, iq, stanza.ItemNotFound)
+				return
+			}
+			c.writeIQResult(t, iq, discoItemsQuery{})
+		case xml.Name{Space: NSPing, Local: "ping"}:
+			c.writeIQResult(t, iq, nil)
+		}
+		// Anything else gets the session's default service-unavailable.
+	case stanza.ResultIQ, stanza.ErrorIQ:
+		// Replies to the component's own IQs are routed by the session and
+		// never get here; this is a client answering a confirm message with
+		// an IQ.
+		var r inbound
+		if err := decodeStanza(t, start, &r); err != nil {
+			return
+		}
+		c.confirms.resolve(r, true, iq.Type == stanza.ErrorIQ)
+	}
+}
+
+func (c *Component) writeIQResult(t xmlstream.TokenReadEncoder, iq stanza.IQ, payload any) {
+	reply := stanza.IQ{ID: iq.ID, To: iq.From, From: c.jid, Type: stanza.ResultIQ}.StartElement()
+	if err := t.EncodeToken(reply); err != nil {
+		return
+	}
+	if payload != nil {
+		if err := t.Encode(payload); err != nil {
+			c.log.Warn("encode iq reply", "err", err)
+		}
+	}
+	_ = t.EncodeToken(reply.End())
+}
+
+func (c *Component) writeIQError(t xmlstream.TokenReadEncoder, iq stanza.IQ, cond stanza.Condition) {
+	reply := stanza.IQ{ID: iq.ID, To: iq.From, From: c.jid, Type: stanza.ErrorIQ}
+	_, _ = xmlstream.Copy(t, reply.Wrap(stanza.Error{Type: stanza.Cancel, Condition: cond}.TokenReader()))
+}
+
+// nextStart returns the next start element read from r (skipping
+// whitespace and other tokens), or false.
+func nextStart(r xml.TokenReader) (xml.StartElement, bool) {
+	for {
+		tok, err := r.Token()
+		if err != nil {
+			return xml.StartElement{}, false
+		}
+		if s, ok := tok.(xml.StartElement); ok {
+			return s, true
+		}
+	}
+}
+
+// decodeStanza decodes a whole stanza into v. A handler's reader starts
+// after the stanza's start element, and Go's decoder only accepts an end
+// element whose start it has read itself, so the start is put back first.
+func decodeStanza(t xml.TokenReader, start *xml.StartElement, v any) error {
+	return xml.NewTokenDecoder(xmlstream.MultiReader(xmlstream.Token(*start), t)).Decode(v)
+}
+
+func attrValue(start xml.StartElement, local string) string {
+	for _, a := range start.Attr {
+		if a.Name.Local == local && a.Name.Space == "" {
+			return a.Value
+		}
+	}
+	return ""
+}
+
+func randomID() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,275 @@
+package xmppauth_test
+
+import (
+	"context"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/xmppmedia/mediaserver/auth"
+	"github.com/xmppmedia/mediaserver/auth/xmppauth"
+	"github.com/xmppmedia/mediaserver/auth/xmppclient"
+	"mellium.im/xmlstream"
+	"mellium.im/xmpp/jid"
+	"mellium.im/xmpp/stanza"
+)
+
+// What a client sees when it looks for the media server: the identity and
+// features API.md fixes, and the endpoint form only when a public URL is
+// configured.
+func TestDiscoInfo(t *testing.T) {
+	ctx := testContext(t)
+	client, _ := newUser(t, stack.srv, "disco", xmppclient.Ignore)
+	type field struct{ Var, Type, Value string }
+	type reply struct {
+		Identities []struct {
+			Category string `xml:"category,attr"`
+			Type     string `xml:"type,attr"`
+			Name     string `xml:"name,attr"`
+		} `xml:"identity"`
+		Features []struct {
+			Var string `xml:"var,attr"`
+		} `xml:"feature"`
+		Forms []struct {
+			Type   string `xml:"type,attr"`
+			Fields []struct {
+				Var   string `xml:"var,attr"`
+				Type  string `xml:"type,attr"`
+				Value string `xml:"value"`
+			} `xml:"field"`
+		} `xml:"jabber:x:data x"`
+	}
+	tests := []struct {
+		name      string
+		component *xmppauth.Component
+		wantForm  []field
+	}{
+		{"with public URL", stack.discovering, []field{
+			{"FORM_TYPE", "hidden", "http://buddycloud.org/v1/api"},
+			{"endpoint", "text-single", publicURL},
+		}},
+		{"without public URL", stack.configured, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var r reply
+			err := client.Session().UnmarshalIQElement(ctx,
+				xmlstream.Wrap(nil, xml.StartElement{Name: xml.Name{Space: xmppauth.NSDiscoInfo, Local: "query"}}),
+				stanza.IQ{Type: stanza.GetIQ, To: tt.component.JID()}, &r)
+			if err != nil {
+				t.Fatalf("disco#info: %v", err)
+			}
+			if len(r.Identities) != 1 || r.Identities[0].Category != "component" || r.Identities[0].Type != "generic" || r.Identities[0].Name != "Media Server" {
+				t.Errorf("identities %+v, want exactly component/generic \"Media Server\"", r.Identities)
+			}
+			var features []string
+			for _, f := range r.Features {
+				features = append(features, f.Var)
+			}
+			if fmt.Sprint(features) != fmt.Sprint([]string{"http://jabber.org/protocol/disco#info", "urn:xmpp:ping"}) {
+				t.Errorf("features %v", features)
+			}
+			var got []field
+			for _, f := range r.Forms {
+				if f.Type != "result" {
+					t.Errorf("form type %q, want result", f.Type)
+				}
+				for _, fl := range f.Fields {
+					got = append(got, field{fl.Var, fl.Type, fl.Value})
+				}
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tt.wantForm) {
+				t.Errorf("form fields %v, want %v", got, tt.wantForm)
+			}
+		})
+	}
+	t.Run("ping", func(t *testing.T) {
+		resp, err := client.Session().SendIQElement(ctx,
+			xmlstream.Wrap(nil, xml.StartElement{Name: xml.Name{Space: xmppauth.NSPing, Local: "ping"}}),
+			stanza.IQ{Type: stanza.GetIQ, To: stack.discovering.JID()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Close()
+		tok, err := resp.Token()
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := tok.(xml.StartElement)
+		iq, err := stanza.UnmarshalIQError(resp, start)
+		if err != nil || iq.Type != stanza.ResultIQ {
+			t.Errorf("ping answered %s, %v; want a result", iq.Type, err)
+		}
+	})
+}
+
+// Accept, deny and silence, as a user's client answers them; the stanza
+// carries the real method and URL.
+func TestConfirmAnswers(t *testing.T) {
+	tests := []struct {
+		answer    xmppclient.Answer
+		component *xmppauth.Component
+		want      error
+	}{
+		{xmppclient.Accept, stack.configured, nil},
+		{xmppclient.Deny, stack.configured, auth.ErrDenied},
+		{xmppclient.Ignore, stack.short, auth.ErrDenied}, // times out
+	}
+	for _, tt := range tests {
+		t.Run(tt.answer.String(), func(t *testing.T) {
+			ctx := testContext(t)
+			client, rec := newUser(t, stack.srv, "answer", tt.answer)
+			req := auth.ConfirmRequest{
+				JID:           client.JID(),
+				TransactionID: "tx-" + tt.answer.String(),
+				Method:        "DELETE",
+				URL:           "https://media.example.test/chan@localhost/abc?x=1&y=2",
+			}
+			started := time.Now()
+			err := tt.component.Confirm(ctx, req)
+			elapsed := time.Since(started)
+			if !errors.Is(err, tt.want) || (tt.want == nil) != (err == nil) {
+				t.Fatalf("Confirm = %v, want %v", err, tt.want)
+			}
+			if tt.answer == xmppclient.Ignore && (elapsed < shortTimeout || elapsed > shortTimeout+2*time.Second) {
+				t.Errorf("timeout after %s, want about %s", elapsed, shortTimeout)
+			}
+			asked := rec.Asked()
+			if len(asked) != 1 {
+				t.Fatalf("client was asked %d times, want 1", len(asked))
+			}
+			want := req
+			if got := asked[0]; got.TransactionID != want.TransactionID || got.Method != want.Method || got.URL != want.URL || !got.JID.Equal(want.JID) {
+				t.Errorf("client saw %+v, want %+v", got, want)
+			}
+		})
+	}
+}
+
+// Only the asked JID can answer: a forged accept from another user, or
+// from another resource when a full JID was asked, changes nothing.
+func TestConfirmSenderChecks(t *testing.T) {
+	ctx := testContext(t)
+	alice, aliceRec := newUser(t, stack.srv, "alice", xmppclient.Ignore)
+	mallory, _ := newUser(t, stack.srv, "mallory", xmppclient.Ignore)
+	// A second resource of alice's account.
+	alice2, _ := loginUser(t, stack.srv, alice.JID().Localpart(), xmppclient.Ignore)
+
+	forge := func(from *xmppclient.Client, req auth.ConfirmRequest) {
+		// Wait until alice's client has seen the question, then answer it
+		// from elsewhere with the same transaction id.
+		deadline := time.Now().Add(5 * time.Second)
+		for len(aliceRec.Asked()) == 0 && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		err := from.SendReply(ctx, xmppclient.Reply{To: stack.short.JID(), Request: req, Answer: xmppclient.Accept})
+		if err != nil {
+			t.Errorf("forge: %v", err)
+		}
+	}
+	tests := []struct {
+		name   string
+		asked  jid.JID
+		forger *xmppclient.Client
+		want   error
+	}{
+		{"another user's accept", alice.JID(), mallory, auth.ErrDenied},
+		{"another user's accept, bare JID asked", alice.JID().Bare(), mallory, auth.ErrDenied},
+		{"another resource, full JID asked", alice.JID(), alice2, auth.ErrDenied},
+		{"another resource, bare JID asked", alice.JID().Bare(), alice2, nil},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			aliceRec.mu.Lock()
+			aliceRec.asked = nil
+			aliceRec.mu.Unlock()
+			req := auth.ConfirmRequest{JID: tt.asked, TransactionID: fmt.Sprintf("forged-%d", i), Method: "GET", URL: "https://m/x"}
+			done := make(chan struct{})
+			go func() { defer close(done); forge(tt.forger, req) }()
+			err := stack.short.Confirm(ctx, req)
+			<-done
+			if !errors.Is(err, tt.want) || (tt.want == nil) != (err == nil) {
+				t.Errorf("Confirm = %v, want %v", err, tt.want)
+			}
+		})
+	}
+}
+
+// A message to an account that does not exist bounces with only its
+// stanza id: the bounce denies at once instead of waiting for the timeout.
+func TestConfirmUnknownUserBounces(t *testing.T) {
+	ctx := testContext(t)
+	req := auth.ConfirmRequest{JID: jid.MustParse("nobody-here@localhost/x"), TransactionID: "t1", Method: "GET", URL: "u"}
+	started := time.Now()
+	err := stack.configured.Confirm(ctx, req)
+	if !errors.Is(err, auth.ErrDenied) {
+		t.Fatalf("Confirm = %v, want ErrDenied", err)
+	}
+	if elapsed := time.Since(started); elapsed > 5*time.Second {
+		t.Errorf("took %s: the bounce was not matched by stanza id", elapsed)
+	}
+}
+
+// A component that is not connected says so at once.
+func TestNotConnected(t *testing.T) {
+	c, err := xmppauth.New(xmppauth.Config{ComponentJID: "media.nowhere", Secret: "s", ServerAddr: "127.0.0.1:1", ChannelServer: "channels.nowhere"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := testContext(t)
+	if c.Connected() {
+		t.Error("Connected before Run")
+	}
+	if err := c.Confirm(ctx, auth.ConfirmRequest{JID: jid.MustParse("a@b/c"), TransactionID: "t"}); !errors.Is(err, auth.ErrUnavailable) {
+		t.Errorf("Confirm = %v, want ErrUnavailable", err)
+	}
+	if _, err := c.Channel(ctx, jid.MustParse("a@b")); !errors.Is(err, auth.ErrUnavailable) {
+		t.Errorf("Channel = %v, want ErrUnavailable", err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if err := c.WaitConnected(wctx); err == nil {
+		t.Error("WaitConnected returned nil without a server")
+	}
+}
+
+// The confirmation cache in front of the real component: N concurrent
+// requests with one (JID, transaction id) cost one confirmation, and the
+// pair stays confirmed afterwards.
+func TestConfirmCacheOneRoundTrip(t *testing.T) {
+	ctx := testContext(t)
+	client, rec := newUser(t, stack.srv, "thumbs", xmppclient.Accept)
+	cached := auth.NewConfirmCache(stack.configured, time.Minute)
+	const n = 30
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- cached.Confirm(ctx, auth.ConfirmRequest{JID: client.JID(), TransactionID: "page-load", Method: "GET", URL: fmt.Sprintf("https://m/chan@localhost/thumb%d", i)})
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("Confirm: %v", err)
+		}
+	}
+	if err := cached.Confirm(ctx, auth.ConfirmRequest{JID: client.JID(), TransactionID: "page-load", Method: "GET", URL: "https://m/late"}); err != nil {
+		t.Errorf("remembered Confirm: %v", err)
+	}
+	if got := len(rec.Asked()); got != 1 {
+		t.Errorf("client was asked %d times for %d requests, want 1", got, n+1)
+	}
+	if err := cached.Confirm(ctx, auth.ConfirmRequest{JID: client.JID(), TransactionID: "other", Method: "GET", URL: "https://m/x"}); err != nil {
+		t.Errorf("Confirm of another transaction: %v", err)
+	}
+	if got := len(rec.Asked()); got != 2 {
+		t.Errorf("client was asked %d times after a second transaction, want 2", got)
+	}
+}
