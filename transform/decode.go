@@ -9,6 +9,7 @@ import (
 	"image/png"
 	"io"
 
+	"github.com/xmppmedia/mediaserver/transform/jpegscale"
 	"golang.org/x/image/webp"
 )
 
@@ -18,7 +19,12 @@ import (
 // chunk follows the pixels. The decoded bounds are checked against the
 // header, so a frame that claims more than the header cannot slip past the
 // limit.
-func decode(rr *replayReader, h *header) (img image.Image, err error) {
+//
+// need is the largest output size (stored orientation) the caller will
+// make from the result: a JPEG is then decoded in the DCT domain at the
+// smallest scale that keeps at least minScaledRatio times that size (see
+// jpegScale), and the result may be smaller than the header says.
+func decode(rr *replayReader, h *header, need image.Point) (img image.Image, err error) {
 	defer func() {
 		// The standard decoders return errors, but a panic on hostile input
 		// in a third-party decoder must become a 422, not a dead server.
@@ -26,10 +32,11 @@ func decode(rr *replayReader, h *header) (img image.Image, err error) {
 			img, err = nil, fmt.Errorf("%w: %s decoder panic: %v", ErrCorrupt, h.format, p)
 		}
 	}()
+	if h.format == formatJPEG {
+		return decodeJPEG(rr, h, need)
+	}
 	rr.stopRecording()
 	switch h.format {
-	case formatJPEG:
-		img, err = jpeg.Decode(rr)
 	case formatPNG:
 		img, err = png.Decode(rr)
 	case formatGIF:
@@ -54,6 +61,65 @@ func decode(rr *replayReader, h *header) (img image.Image, err error) {
 	if b.Dx() <= 0 || b.Dy() <= 0 || b.Dx() > h.width || b.Dy() > h.height {
 		return nil, fmt.Errorf("%w: decoded %s is %dx%d, header said %dx%d",
 			ErrCorrupt, h.format, b.Dx(), b.Dy(), h.width, h.height)
+	}
+	return img, nil
+}
+
+// minScaledRatio: a DCT-domain decode must keep at least this many source
+// pixels per output pixel for the Lanczos pass that follows. At 1/8 a block
+// becomes its mean (a box filter aligned to the 8x8 grid); 1.5 lets a
+// 4000x3000 photo take the 1/8 path (500x375) for a 320x240 preview, with
+// SSIM within 0.002 of a full decode (docs/previews.md).
+const minScaledRatio = 1.5
+
+// jpegScale picks the shrink (8, 4, 2, or 1 for a full decode) for a w x h
+// JPEG from which an output of need is wanted.
+func jpegScale(w, h int, need image.Point, progressive bool) int {
+	for _, s := range []int{8, 4, 2} {
+		if progressive && s != 8 {
+			continue // jpegscale decodes progressive files at 1/8 only
+		}
+		sw, sh := (w+s-1)/s, (h+s-1)/s
+		if float64(sw) >= minScaledRatio*float64(need.X) && float64(sh) >= minScaledRatio*float64(need.Y) {
+			return s
+		}
+	}
+	return 1
+}
+
+// decodeJPEG decodes in the DCT domain when the wanted size allows and the
+// file is in the subset jpegscale handles, else in full with image/jpeg.
+func decodeJPEG(rr *replayReader, h *header, need image.Point) (image.Image, error) {
+	d, err := jpegscale.NewDecoder(rr)
+	if err == nil {
+		if s := jpegScale(h.width, h.height, need, d.Progressive()); s > 1 {
+			rr.stopRecording()
+			img, err := d.Decode(s)
+			if rr.srcErr != nil {
+				return nil, fmt.Errorf("read jpeg: %w", rr.srcErr)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("%w: decode jpeg at 1/%d: %v", ErrCorrupt, s, err)
+			}
+			return img, nil
+		}
+	} else if rr.srcErr != nil {
+		return nil, fmt.Errorf("read jpeg: %w", rr.srcErr)
+	}
+	// Full decode: image/jpeg is the reference for everything else
+	// (including files whose header jpegscale rejects as corrupt).
+	rr.rewind()
+	rr.stopRecording()
+	img, err := jpeg.Decode(rr)
+	if rr.srcErr != nil {
+		return nil, fmt.Errorf("read jpeg: %w", rr.srcErr)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: decode jpeg: %v", ErrCorrupt, err)
+	}
+	b := img.Bounds()
+	if b.Dx() != h.width || b.Dy() != h.height {
+		return nil, fmt.Errorf("%w: decoded jpeg is %dx%d, header said %dx%d", ErrCorrupt, b.Dx(), b.Dy(), h.width, h.height)
 	}
 	return img, nil
 }

@@ -4,9 +4,15 @@ import (
 	"bytes"
 	"errors"
 	"image"
+	"image/jpeg"
 	"io"
+	"os"
 	"testing"
 	"testing/iotest"
+
+	"github.com/disintegration/imaging"
+	"github.com/xmppmedia/mediaserver/transform/internal/quality"
+	"github.com/xmppmedia/mediaserver/transform/internal/testimage"
 )
 
 func decodeAll(t *testing.T, data []byte) (image.Image, header, error) {
@@ -16,7 +22,7 @@ func decodeAll(t *testing.T, data []byte) (image.Image, header, error) {
 	if err != nil {
 		return nil, h, err
 	}
-	img, err := decode(rr, &h)
+	img, err := decode(rr, &h, image.Pt(h.width, h.height))
 	return img, h, err
 }
 
@@ -95,8 +101,80 @@ func TestDecodeSourceFailureIsNotCorrupt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = decode(rr, &h)
+	_, err = decode(rr, &h, image.Pt(h.width, h.height))
 	if !errors.Is(err, boom) || errors.Is(err, ErrCorrupt) {
 		t.Fatalf("got %v, want the store error and not ErrCorrupt", err)
+	}
+}
+
+func TestJPEGScale(t *testing.T) {
+	tests := []struct {
+		w, h        int
+		need        image.Point
+		progressive bool
+		want        int
+	}{
+		{4000, 3000, image.Pt(320, 240), false, 8},
+		{4000, 3000, image.Pt(320, 240), true, 8},
+		{4000, 3000, image.Pt(512, 384), false, 4},
+		{4000, 3000, image.Pt(512, 384), true, 1},
+		{4000, 3000, image.Pt(1000, 750), false, 2},
+		{4000, 3000, image.Pt(2000, 1500), false, 1},
+		{400, 300, image.Pt(400, 300), false, 1},
+	}
+	for _, tt := range tests {
+		if got := jpegScale(tt.w, tt.h, tt.need, tt.progressive); got != tt.want {
+			t.Errorf("jpegScale(%dx%d, need %v, progressive %v) = %d, want %d", tt.w, tt.h, tt.need, tt.progressive, got, tt.want)
+		}
+	}
+}
+
+// TestDecodeJPEGScaledMatchesFull: the DCT-domain path gives the picture
+// the full decode gives, smaller; adobe-RGB files (which jpegscale leaves to
+// image/jpeg) still decode, in full.
+func TestDecodeJPEGScaledMatchesFull(t *testing.T) {
+	photo := testimage.Photo(1600, 1200, 3)
+	prog, err := os.ReadFile("testdata/progressive800x600.jpg") // written by libjpeg via vips
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := encodeJPEG(t, photo, 90)
+	adobeRGB := withJPEGSegments(base, appSegment(0xEE, []byte{'A', 'd', 'o', 'b', 'e', 0, 100, 0, 0, 0, 0, 0}))
+	tests := []struct {
+		name     string
+		data     []byte
+		need     image.Point
+		wantSize image.Point
+	}{
+		{"baseline 1/8", base, image.Pt(100, 75), image.Pt(200, 150)},
+		{"baseline 1/4", base, image.Pt(260, 195), image.Pt(400, 300)},
+		{"baseline 1/2", base, image.Pt(500, 375), image.Pt(800, 600)},
+		{"progressive 1/8", prog, image.Pt(60, 45), image.Pt(100, 75)},
+		{"progressive full", prog, image.Pt(100, 75), image.Pt(800, 600)},
+		{"adobe rgb full", adobeRGB, image.Pt(100, 75), image.Pt(1600, 1200)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rr := newReplayReader(bytes.NewReader(tt.data))
+			h, err := readHeader(rr, 50_000_000, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			img, err := decode(rr, &h, tt.need)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := img.Bounds().Size(); got != tt.wantSize {
+				t.Fatalf("size %v, want %v", got, tt.wantSize)
+			}
+			full, err := jpeg.Decode(bytes.NewReader(tt.data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ref := imaging.Resize(full, tt.wantSize.X, tt.wantSize.Y, imaging.Lanczos)
+			if s, _ := quality.SSIM(toNRGBA(img), ref); s < 0.97 {
+				t.Errorf("SSIM against the full decode Lanczos-resized to the same size: %.4f, want >= 0.97", s)
+			}
+		})
 	}
 }

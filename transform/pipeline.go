@@ -13,29 +13,29 @@ func (t *Transformer) previews(r io.Reader, origSize int64, boxes []Box) ([]Imag
 	if err != nil {
 		return nil, err
 	}
-	src, err := decode(rr, &h)
-	if err != nil {
-		return nil, err
-	}
-	sb := src.Bounds()
-
 	// Work in stored coordinates: a box for the upright image is the
 	// transposed box for a stored image that orientation turns by 90 degrees.
+	// The target sizes come from the header, so the decoder can already
+	// shrink (a JPEG in the DCT domain).
 	type target struct{ w, h int }
 	targets := make([]target, len(boxes))
-	k := 0
+	var need image.Point
 	for i, b := range boxes {
 		bw, bh := b.Width, b.Height
 		if swapsAxes(h.orientation) {
 			bw, bh = bh, bw
 		}
-		tw, th := fitSize(sb.Dx(), sb.Dy(), bw, bh)
+		tw, th := fitSize(h.width, h.height, bw, bh)
 		targets[i] = target{tw, th}
-		f := shrinkFactor(sb.Dx(), sb.Dy(), tw, th)
-		if i == 0 || f < k {
-			k = f // the largest target decides how far all may be pre-shrunk
-		}
+		need = image.Pt(max(need.X, tw), max(need.Y, th))
 	}
+	src, err := decode(rr, &h, need)
+	if err != nil {
+		return nil, err
+	}
+	sb := src.Bounds()
+	// The largest target decides how far all may be pre-shrunk.
+	k := shrinkFactor(sb.Dx(), sb.Dy(), need.X, need.Y)
 	base := src
 	if k >= 2 {
 		base = preShrink(src, k)
@@ -71,12 +71,13 @@ func (t *Transformer) avatar(r io.Reader) (Image, error) {
 	if err != nil {
 		return Image{}, err
 	}
-	src, err := decode(rr, &h)
+	full := min(h.width, h.height)
+	side := min(full, t.cfg.AvatarSide)
+	src, err := decode(rr, &h, image.Pt(side*h.width/full, side*h.height/full))
 	if err != nil {
 		return Image{}, err
 	}
 	var sq image.Image = cropTo(src, centreSquare(src.Bounds()))
-	side := min(sq.Bounds().Dx(), t.cfg.AvatarSide)
 	if k := shrinkFactor(sq.Bounds().Dx(), sq.Bounds().Dy(), side, side); k >= 2 {
 		sq = preShrink(sq, k)
 	}

@@ -1,0 +1,283 @@
+package jpegscale
+
+import "fmt"
+
+// scanParams is a parsed SOS header.
+type scanParams struct {
+	comps  []*component
+	ss, se uint8 // spectral selection
+	ah, al uint8 // successive approximation
+}
+
+// scan reads an SOS header and its entropy-coded data (or skips the data
+// when the scan cannot change the output), and returns the marker after it.
+func (d *Decoder) scan() (byte, error) {
+	body, err := d.segmentBody()
+	if err != nil {
+		return 0, err
+	}
+	sp, err := d.parseSOS(body)
+	if err != nil {
+		return 0, err
+	}
+	if d.progressive && sp.ss > 0 {
+		// An AC scan: at 1/8 only DC counts, so skip the data unread.
+		m, err := d.rd.nextMarker(true)
+		return m, d.ioErr(err)
+	}
+	for _, c := range sp.comps {
+		if !(d.progressive && sp.ah > 0) && !d.dc[c.dcTab].defined {
+			return 0, FormatError("DC Huffman table not defined")
+		}
+		if !d.progressive && !d.ac[c.acTab].defined {
+			return 0, FormatError("AC Huffman table not defined")
+		}
+		c.pred = 0
+	}
+	d.rd.padded = 0
+	if err := d.decodeScan(sp); err != nil {
+		return 0, d.ioErr(err)
+	}
+	m, err := d.rd.nextMarker(false)
+	return m, d.ioErr(err)
+}
+
+func (d *Decoder) parseSOS(b []byte) (scanParams, error) {
+	var sp scanParams
+	if len(b) < 1 {
+		return sp, FormatError("short SOS")
+	}
+	ns := int(b[0])
+	if ns < 1 || ns > len(d.comps) || len(b) != 4+2*ns {
+		return sp, FormatError("SOS length or component count")
+	}
+	blocks := 0
+	for i := 0; i < ns; i++ {
+		id, tabs := b[1+2*i], b[2+2*i]
+		var c *component
+		for j := range d.comps {
+			if d.comps[j].id == id {
+				c = &d.comps[j]
+			}
+		}
+		if c == nil {
+			return sp, FormatError("SOS names an unknown component")
+		}
+		for _, o := range sp.comps {
+			if o == c {
+				return sp, FormatError("SOS repeats a component")
+			}
+		}
+		c.dcTab, c.acTab = tabs>>4, tabs&15
+		if c.dcTab > 3 || c.acTab > 3 {
+			return sp, FormatError("bad Huffman table selector")
+		}
+		blocks += c.h * c.v
+		sp.comps = append(sp.comps, c)
+	}
+	if ns > 1 && blocks > 10 {
+		return sp, FormatError("too many blocks per MCU")
+	}
+	p := b[1+2*ns:]
+	sp.ss, sp.se, sp.ah, sp.al = p[0], p[1], p[2]>>4, p[2]&15
+	if d.progressive {
+		if sp.ss > sp.se || sp.se > 63 || (sp.ss == 0 && sp.se != 0) || (sp.ss > 0 && ns != 1) || sp.al > 13 {
+			return sp, FormatError("bad progressive scan parameters")
+		}
+	} else {
+		// Sequential scans always cover the whole block; like image/jpeg
+		// and libjpeg, ignore whatever the header says.
+		sp.ss, sp.se, sp.ah, sp.al = 0, 63, 0, 0
+	}
+	return sp, nil
+}
+
+// decodeScan walks the blocks of a scan in the order of T.81 A.2: MCU by
+// MCU for several components, component raster order for one.
+func (d *Decoder) decodeScan(sp scanParams) error {
+	mcu := 0
+	restartsSeen := 0
+	next := func() error {
+		mcu++
+		if d.restart == 0 || mcu%d.restart != 0 {
+			return nil
+		}
+		return d.handleRestart(sp, &restartsSeen)
+	}
+	if len(sp.comps) == 1 {
+		c := sp.comps[0]
+		total := c.cw * c.ch
+		for by := 0; by < c.ch; by++ {
+			for bx := 0; bx < c.cw; bx++ {
+				if err := d.block(sp, c, bx, by); err != nil {
+					return err
+				}
+				if by*c.cw+bx+1 < total {
+					if err := next(); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		return nil
+	}
+	total := d.mcusX * d.mcusY
+	for my := 0; my < d.mcusY; my++ {
+		for mx := 0; mx < d.mcusX; mx++ {
+			for _, c := range sp.comps {
+				for y := 0; y < c.v; y++ {
+					for x := 0; x < c.h; x++ {
+						if err := d.block(sp, c, mx*c.h+x, my*c.v+y); err != nil {
+							return err
+						}
+					}
+				}
+			}
+			if my*d.mcusX+mx+1 < total {
+				if err := next(); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// handleRestart expects the next RSTn marker and resets the decoder state.
+func (d *Decoder) handleRestart(sp scanParams, seen *int) error {
+	m, err := d.rd.nextMarker(false)
+	if err != nil {
+		return err
+	}
+	if m != mRST0+byte(*seen&7) {
+		return FormatError(fmt.Sprintf("expected RST%d, found marker %#x", *seen&7, m))
+	}
+	*seen++
+	for _, c := range sp.comps {
+		c.pred = 0
+	}
+	d.rd.padded = 0
+	return nil
+}
+
+// block decodes one 8x8 block of component c at block position (bx, by).
+func (d *Decoder) block(sp scanParams, c *component, bx, by int) error {
+	if d.progressive {
+		bi := by*c.bw + bx
+		if sp.ah == 0 { // DC first pass
+			t, err := d.rd.decode(&d.dc[c.dcTab])
+			if err != nil {
+				return err
+			}
+			diff, err := d.rd.receiveExtend(uint(t))
+			if err != nil {
+				return err
+			}
+			c.pred += diff
+			c.dcs[bi] = c.pred << sp.al
+			return nil
+		}
+		bit, err := d.rd.bits(1) // DC refinement
+		if err != nil {
+			return err
+		}
+		if bit != 0 {
+			c.dcs[bi] |= 1 << sp.al
+		}
+		return nil
+	}
+
+	q := &d.quant[c.tq]
+	t, err := d.rd.decode(&d.dc[c.dcTab])
+	if err != nil {
+		return err
+	}
+	diff, err := d.rd.receiveExtend(uint(t))
+	if err != nil {
+		return err
+	}
+	c.pred += diff
+	n := d.n
+	// maxK is the last zig-zag index that can hold a coefficient with both
+	// frequencies below n: 0 at 1/8, 4 (of 2x2) at 1/4, 24 (of 4x4) at 1/2.
+	maxK := [5]int{0, 0, 4, 0, 24}[n]
+	var coef [16]float32 // n x n, row-major by vertical frequency
+	coef[0] = float32(c.pred * int32(q[0]))
+	ac := &d.ac[c.acTab]
+	for k := 1; k < 64; k++ {
+		rs, err := d.rd.decode(ac)
+		if err != nil {
+			return err
+		}
+		r, s := int(rs>>4), uint(rs&15)
+		if s == 0 {
+			if r != 15 {
+				break // EOB
+			}
+			k += 15
+			continue
+		}
+		k += r
+		if k > 63 {
+			// A run past the block end: image/jpeg and libjpeg both drop
+			// the rest of the block rather than the file; so do we.
+			break
+		}
+		if k > maxK {
+			// Not needed at this scale: consume the bits only.
+			if _, err := d.rd.bits(s); err != nil {
+				return err
+			}
+			continue
+		}
+		v, err := d.rd.receiveExtend(s)
+		if err != nil {
+			return err
+		}
+		nat := unzig[k]
+		row, col := int(nat>>3), int(nat&7)
+		if row < n && col < n {
+			coef[row*n+col] = float32(v * int32(q[k]))
+		}
+	}
+	out := c.plane[by*n*c.stride+bx*n:]
+	if n == 1 {
+		out[0] = dcPixel(c.pred * int32(q[0]))
+		return nil
+	}
+	d.reducedIDCT(&coef, out, c.stride)
+	return nil
+}
+
+// reducedIDCT writes the n x n pixels of a block from its n x n lowest
+// frequencies, separably: rows first, then columns.
+func (d *Decoder) reducedIDCT(coef *[16]float32, out []uint8, stride int) {
+	n, t := d.n, d.idct
+	var tmp [16]float32 // tmp[v*n+x] = sum_u T[x][u] * F[v][u]
+	for v := 0; v < n; v++ {
+		for x := 0; x < n; x++ {
+			s := float32(0)
+			for u := 0; u < n; u++ {
+				s += t[x][u] * coef[v*n+u]
+			}
+			tmp[v*n+x] = s
+		}
+	}
+	for y := 0; y < n; y++ {
+		row := out[y*stride:]
+		for x := 0; x < n; x++ {
+			s := float32(128.5)
+			for v := 0; v < n; v++ {
+				s += t[y][v] * tmp[v*n+x]
+			}
+			switch {
+			case s < 0:
+				row[x] = 0
+			case s >= 255:
+				row[x] = 255
+			default:
+				row[x] = uint8(s)
+			}
+		}
+	}
+}
