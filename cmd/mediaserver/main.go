@@ -5,6 +5,8 @@
 //	mediaserver check-config [--config FILE]   validate the configuration
 //	mediaserver thumbnail [--box WxH]... IN OUT   make previews like the server does
 //	mediaserver demo                           run a local Prosody and the server, and show an upload
+//	mediaserver upload --jid JID --password P CHANNEL FILE...   upload as an XMPP user
+//	mediaserver get --jid JID --password P [--box WxH] CHANNEL ID OUT   fetch a (preview of a) item
 //
 // This is the only place that reads the environment and wires the pieces.
 package main
@@ -38,6 +40,10 @@ const usage = `usage:
   mediaserver check-config [--config FILE]   validate the configuration and exit non-zero on error
   mediaserver thumbnail [--box WxH]... IN OUT   make previews with the server's pipeline
   mediaserver demo [--keep]                  start a local Prosody and the server, upload and preview an image
+  mediaserver upload --jid JID --password P [--server host:port] [--url BASE] CHANNEL FILE...
+                                             log in to XMPP, upload files (confirming over XEP-0070), print URLs
+  mediaserver get --jid JID --password P [--box WxH] [--url BASE] CHANNEL ID OUT
+                                             fetch an item or its preview the same way
 `
 
 func run(args []string, stdout, stderr io.Writer) error {
@@ -65,6 +71,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return runThumbnail(rest)
 	case "demo":
 		return runDemo(rest, stdout, stderr)
+	case "upload":
+		return runUpload(rest, stdout, stderr)
+	case "get":
+		return runGet(rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

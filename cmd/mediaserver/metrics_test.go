@@ -1,0 +1,123 @@
+package main
+
+import (
+	"encoding/json"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/xmppmedia/mediaserver/mediasvc/metrics/metricstest"
+)
+
+func scrapeOps(t *testing.T, s *opsStack) metricstest.Scrape {
+	t.Helper()
+	sc, err := metricstest.Get(s.metricsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sc
+}
+
+func sampleValue(sc metricstest.Scrape, name string, labels map[string]string) float64 {
+	v, _ := sc.Value(name, labels)
+	return v
+}
+
+// A request moves its counter by exactly one, under its route pattern
+// (never the raw path), on the separate metrics listener.
+func TestMetricsCountRequests(t *testing.T) {
+	s := startOpsStack(t)
+	user, password := s.newUser(t, "counted", "whitelist")
+	tests := []struct {
+		name, path, route string
+		status            int
+	}{
+		{"health", "/healthz", "/healthz", 200},
+		{"private list without credentials", "/" + user.String(), "/{entity}", 401},
+		{"private item without credentials", "/" + user.String() + "/AAAAAAAAAAAAAAAAAAAA", "/{entity}/{mediaID}", 401},
+		{"no such route", "/a/b/c/d", "unmatched", 404},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			labels := map[string]string{"route": tc.route, "method": "GET", "status": itoa(tc.status)}
+			before := sampleValue(scrapeOps(t, s), "mediaserver_http_requests_total", labels)
+			if status, _, body := fetch(t, s.base+tc.path); status != tc.status {
+				t.Fatalf("GET %s: %s, want %d", tc.path, describe(status, body), tc.status)
+			}
+			after := sampleValue(scrapeOps(t, s), "mediaserver_http_requests_total", labels)
+			if after != before+1 {
+				t.Errorf("requests_total%v went from %v to %v, want +1", labels, before, after)
+			}
+		})
+	}
+	sc := scrapeOps(t, s)
+	for name := range sc {
+		for _, m := range sc[name].GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "route" && (l.GetValue() == "/"+user.String() || l.GetValue() == "/a/b/c/d") {
+					t.Errorf("%s has a raw path as route label: %s", name, l.GetValue())
+				}
+			}
+		}
+	}
+	// An authorized read: one confirmation asked, accepted.
+	q := s.login(t, user, password, "tid-metrics")
+	for i := 0; i < 3; i++ {
+		if status, _, body := fetch(t, s.base+"/"+user.String()+"?auth="+q); status != 200 {
+			t.Fatalf("authorized list: %s", describe(status, body))
+		}
+	}
+	sc = scrapeOps(t, s)
+	if got := sampleValue(sc, "mediaserver_xmpp_confirmations_total", map[string]string{"outcome": "accepted"}); got != 1 {
+		t.Errorf("accepted confirmations %v, want 1 (three requests, one transaction)", got)
+	}
+	if got := sampleValue(sc, "mediaserver_auth_cache_requests_total", map[string]string{"cache": "confirm", "result": "hit"}); got != 2 {
+		t.Errorf("confirmation cache hits %v, want 2", got)
+	}
+	if got := sampleValue(sc, "mediaserver_xmpp_connected", nil); got != 1 {
+		t.Errorf("xmpp_connected %v, want 1", got)
+	}
+}
+
+// Readiness follows the XMPP server: it turns false when Prosody stops and
+// true again after it returns (the component reconnects by itself), and
+// the connection gauge with it. Liveness stays true throughout.
+func TestReadinessFollowsProsody(t *testing.T) {
+	s := startOpsStack(t)
+	type readiness struct {
+		status int
+		checks map[string]string
+	}
+	ready := func() readiness {
+		status, _, body := fetch(t, s.base+"/readyz")
+		r := readiness{status: status}
+		json.Unmarshal(body, &r.checks)
+		return r
+	}
+	gauge := func() float64 { return sampleValue(scrapeOps(t, s), "mediaserver_xmpp_connected", nil) }
+	expect := func(what string, within time.Duration, wantStatus int, wantXMPP string, wantGauge float64) {
+		t.Helper()
+		waitFor(t, within, what, func() (bool, string) {
+			r := ready()
+			g := gauge()
+			state := itoa(r.status) + " " + r.checks["xmpp"] + " gauge " + itoa(int(g))
+			return r.status == wantStatus && r.checks["xmpp"] == wantXMPP && r.checks["metadata"] == "ok" && g == wantGauge, state
+		})
+		if status, _, body := fetch(t, s.base+"/healthz"); status != 200 {
+			t.Errorf("%s: healthz %s", what, describe(status, body))
+		}
+	}
+	expect("ready at start", 5*time.Second, 200, "ok", 1)
+	s.px.StopProcess()
+	expect("not ready once Prosody is gone", 10*time.Second, 503, "unavailable", 0)
+	start := time.Now()
+	ctx := t.Context()
+	if err := s.px.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Reconnect backoff is capped at 5 s.
+	expect("ready again after Prosody returns", 20*time.Second, 200, "ok", 1)
+	t.Logf("ready again %v after Prosody was restarted", time.Since(start).Round(10*time.Millisecond))
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
