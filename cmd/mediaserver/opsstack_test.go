@@ -196,7 +196,9 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() (bool, stri
 	}
 }
 
-func describe(status int, body []byte) string { return fmt.Sprintf("%d %s", status, bytes.TrimSpace(body)) }
+func describe(status int, body []byte) string {
+	return fmt.Sprintf("%d %s", status, bytes.TrimSpace(body))
+}
 
 // authQuery is the auth query parameter value for (full JID, tid).
 func authQuery(fullJID, tid string) string {
