@@ -1,0 +1,67 @@
+package auth
+
+import (
+	"context"
+	"strconv"
+	"testing"
+	"time"
+
+	"mellium.im/xmpp/jid"
+)
+
+type acceptAll struct{}
+
+func (acceptAll) Confirm(context.Context, ConfirmRequest) error { return nil }
+
+// An attacker who confirms many distinct transaction ids (their own) or
+// names many channels cannot grow the caches past MaxCacheEntries.
+func TestCachesAreBounded(t *testing.T) {
+	ctx := context.Background()
+	cc := NewConfirmCache(acceptAll{}, time.Hour).(*confirmCache)
+	for i := 0; i < MaxCacheEntries+2000; i++ {
+		if err := cc.Confirm(ctx, ConfirmRequest{JID: jid.MustParse("a@x/r"), TransactionID: strconv.Itoa(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := cc.confirmed.len(); n > MaxCacheEntries {
+		t.Errorf("confirm cache holds %d entries, bound %d", n, MaxCacheEntries)
+	}
+	ch := NewChannelCache(zeroChannels{}, time.Hour).(*channelCache)
+	for i := 0; i < MaxCacheEntries+2000; i++ {
+		if _, err := ch.Channel(ctx, jid.MustParse("c"+strconv.Itoa(i)+"@x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := ch.infos.len(); n > MaxCacheEntries {
+		t.Errorf("channel cache holds %d entries, bound %d", n, MaxCacheEntries)
+	}
+}
+
+type zeroChannels struct{}
+
+func (zeroChannels) Channel(context.Context, jid.JID) (ChannelInfo, error) { return ChannelInfo{}, nil }
+
+// Expired entries are the first to go when the cache is full.
+func TestCacheEvictsExpiredFirst(t *testing.T) {
+	now := time.Unix(1000, 0)
+	c := newTTLCache[int](time.Minute, 10)
+	for i := 0; i < 5; i++ {
+		c.put("old"+strconv.Itoa(i), i, now)
+	}
+	later := now.Add(2 * time.Minute)
+	for i := 0; i < 5; i++ {
+		c.put("new"+strconv.Itoa(i), i, later)
+	}
+	c.put("newest", 1, later) // full: the five expired ones go
+	for i := 0; i < 5; i++ {
+		if _, ok := c.get("new"+strconv.Itoa(i), later); !ok {
+			t.Errorf("fresh entry new%d was evicted while expired ones existed", i)
+		}
+	}
+	if _, ok := c.get("newest", later); !ok {
+		t.Error("newest entry missing")
+	}
+	if n := c.len(); n != 6 {
+		t.Errorf("%d entries, want 6", n)
+	}
+}

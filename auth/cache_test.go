@@ -1,0 +1,233 @@
+package auth_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/xmppmedia/mediaserver/auth"
+	"github.com/xmppmedia/mediaserver/auth/authtest"
+	"mellium.im/xmpp/jid"
+)
+
+func confirmReq(j, tid string) auth.ConfirmRequest {
+	return auth.ConfirmRequest{JID: jid.MustParse(j), TransactionID: tid, Method: "GET", URL: "https://m/x"}
+}
+
+func TestConfirmCacheRemembers(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name      string
+		ttl       time.Duration
+		first     auth.ConfirmRequest
+		then      auth.ConfirmRequest
+		wantAsked int
+	}{
+		{"same pair is remembered", time.Minute, confirmReq("a@x/phone", "t1"), confirmReq("a@x/phone", "t1"), 1},
+		{"another transaction is asked", time.Minute, confirmReq("a@x/phone", "t1"), confirmReq("a@x/phone", "t2"), 2},
+		{"another resource is asked", time.Minute, confirmReq("a@x/phone", "t1"), confirmReq("a@x/laptop", "t1"), 2},
+		{"ttl 0 remembers nothing", 0, confirmReq("a@x/phone", "t1"), confirmReq("a@x/phone", "t1"), 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fake := &authtest.Confirmer{}
+			for _, j := range []string{"a@x/phone", "a@x/laptop"} {
+				for _, tid := range []string{"t1", "t2"} {
+					fake.Accept(j, tid)
+				}
+			}
+			c := auth.NewConfirmCache(fake, tt.ttl)
+			if err := c.Confirm(ctx, tt.first); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Confirm(ctx, tt.then); err != nil {
+				t.Fatal(err)
+			}
+			if fake.Count() != tt.wantAsked {
+				t.Errorf("asked %d times, want %d", fake.Count(), tt.wantAsked)
+			}
+		})
+	}
+}
+
+func TestConfirmCacheNeverRemembersFailures(t *testing.T) {
+	ctx := context.Background()
+	for _, tt := range []struct {
+		name string
+		err  error
+	}{{"denied", nil}, {"unavailable", auth.ErrUnavailable}} {
+		t.Run(tt.name, func(t *testing.T) {
+			fake := &authtest.Confirmer{} // accepts nothing: denied
+			fake.SetErr(tt.err)
+			c := auth.NewConfirmCache(fake, time.Minute)
+			for i := 0; i < 2; i++ {
+				if err := c.Confirm(ctx, confirmReq("a@x/phone", "t1")); err == nil {
+					t.Fatal("a failed confirmation came back as success")
+				}
+			}
+			if fake.Count() != 2 {
+				t.Errorf("asked %d times, want 2 (failures are not remembered)", fake.Count())
+			}
+			// Once the user accepts, it goes through.
+			fake.SetErr(nil)
+			fake.Accept("a@x/phone", "t1")
+			if err := c.Confirm(ctx, confirmReq("a@x/phone", "t1")); err != nil {
+				t.Errorf("after accepting: %v", err)
+			}
+		})
+	}
+}
+
+func TestConfirmCacheExpires(t *testing.T) {
+	fake := &authtest.Confirmer{}
+	fake.Accept("a@x/phone", "t1")
+	c := auth.NewConfirmCache(fake, 30*time.Millisecond)
+	ctx := context.Background()
+	_ = c.Confirm(ctx, confirmReq("a@x/phone", "t1"))
+	time.Sleep(60 * time.Millisecond)
+	_ = c.Confirm(ctx, confirmReq("a@x/phone", "t1"))
+	if fake.Count() != 2 {
+		t.Errorf("asked %d times, want 2 after the ttl passed", fake.Count())
+	}
+}
+
+// gatedConfirmer holds every confirmation until release is closed.
+type gatedConfirmer struct {
+	next    auth.Confirmer
+	release chan struct{}
+	calls   atomic.Int64
+}
+
+func (g *gatedConfirmer) Confirm(ctx context.Context, req auth.ConfirmRequest) error {
+	g.calls.Add(1)
+	<-g.release
+	return g.next.Confirm(ctx, req)
+}
+
+// Concurrent identical requests share one question (for both TTLs), a
+// caller that gives up does not cancel it for the others.
+func TestConfirmCacheSharesConcurrentCalls(t *testing.T) {
+	for _, ttl := range []time.Duration{0, time.Minute} {
+		t.Run(ttl.String(), func(t *testing.T) {
+			fake := &authtest.Confirmer{}
+			fake.Accept("a@x/phone", "t1")
+			gate := &gatedConfirmer{next: fake, release: make(chan struct{})}
+			c := auth.NewConfirmCache(gate, ttl)
+
+			impatient, giveUp := context.WithCancel(context.Background())
+			impatientErr := make(chan error, 1)
+			go func() { impatientErr <- c.Confirm(impatient, confirmReq("a@x/phone", "t1")) }()
+			for gate.calls.Load() == 0 {
+				time.Sleep(time.Millisecond)
+			}
+			const n = 20
+			var wg sync.WaitGroup
+			errs := make(chan error, n)
+			for i := 0; i < n; i++ {
+				wg.Add(1)
+				go func() { defer wg.Done(); errs <- c.Confirm(context.Background(), confirmReq("a@x/phone", "t1")) }()
+			}
+			giveUp()
+			if err := <-impatientErr; !errors.Is(err, context.Canceled) {
+				t.Errorf("impatient caller got %v, want context.Canceled", err)
+			}
+			time.Sleep(20 * time.Millisecond) // let the others join the call
+			close(gate.release)
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				if err != nil {
+					t.Errorf("shared Confirm: %v", err)
+				}
+			}
+			if got := gate.calls.Load(); got != 1 {
+				t.Errorf("%d questions for %d concurrent requests, want 1", got, n+1)
+			}
+		})
+	}
+}
+
+func TestChannelCache(t *testing.T) {
+	ctx := context.Background()
+	entity := jid.MustParse("chan@x")
+	fake := &authtest.Channels{}
+	fake.Set("chan@x", "whitelist", map[string]auth.Affiliation{"a@x": auth.AffOwner})
+	counting := &countingChannels{next: fake}
+	c := auth.NewChannelCache(counting, time.Minute)
+
+	info, err := c.Channel(ctx, entity)
+	if err != nil || info.AccessModel != "whitelist" || info.Affiliations["a@x"] != auth.AffOwner {
+		t.Fatalf("Channel = %+v, %v", info, err)
+	}
+	// A full JID names the same channel.
+	if _, err := c.Channel(ctx, jid.MustParse("chan@x/res")); err != nil {
+		t.Fatal(err)
+	}
+	if counting.calls.Load() != 1 {
+		t.Errorf("%d lookups, want 1 (remembered)", counting.calls.Load())
+	}
+	// Errors are not remembered: every lookup of a failing channel asks.
+	other := jid.MustParse("other@x")
+	fake.SetErr(auth.ErrUnavailable)
+	for i := 0; i < 2; i++ {
+		if _, err := c.Channel(ctx, other); !errors.Is(err, auth.ErrUnavailable) {
+			t.Fatalf("Channel = %v, want ErrUnavailable", err)
+		}
+	}
+	if counting.calls.Load() != 3 {
+		t.Errorf("%d lookups, want 3 (errors are not remembered)", counting.calls.Load())
+	}
+	fake.SetErr(nil)
+	if info, err := c.Channel(ctx, other); err != nil || info.AccessModel != "" {
+		t.Errorf("after recovery: %+v, %v; want the zero info of an unknown channel", info, err)
+	}
+}
+
+func TestChannelCacheTTLZeroSharesOnly(t *testing.T) {
+	fake := &authtest.Channels{}
+	fake.Set("chan@x", "open", nil)
+	counting := &countingChannels{next: fake, release: make(chan struct{})}
+	c := auth.NewChannelCache(counting, 0)
+	var wg sync.WaitGroup
+	for i := 0; i < 10; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if info, err := c.Channel(context.Background(), jid.MustParse("chan@x")); err != nil || !info.Public() {
+				t.Errorf("Channel = %+v, %v", info, err)
+			}
+		}()
+	}
+	for counting.calls.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond)
+	close(counting.release)
+	wg.Wait()
+	if got := counting.calls.Load(); got != 1 {
+		t.Errorf("%d lookups for 10 concurrent requests, want 1", got)
+	}
+	if _, err := c.Channel(context.Background(), jid.MustParse("chan@x")); err != nil {
+		t.Fatal(err)
+	}
+	if got := counting.calls.Load(); got != 2 {
+		t.Errorf("%d lookups, want 2: ttl 0 remembers nothing", got)
+	}
+}
+
+type countingChannels struct {
+	next    auth.Channels
+	release chan struct{} // nil: answer at once
+	calls   atomic.Int64
+}
+
+func (c *countingChannels) Channel(ctx context.Context, entity jid.JID) (auth.ChannelInfo, error) {
+	c.calls.Add(1)
+	if c.release != nil {
+		<-c.release
+	}
+	return c.next.Channel(ctx, entity)
+}
