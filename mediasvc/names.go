@@ -59,8 +59,7 @@ func validMediaID(id string) bool {
 // entityOf reads the {entity} path parameter: a bare JID with a localpart,
 // '@' literal or percent-encoded.
 func entityOf(r *http.Request) (jid.JID, error) {
-	raw := chi.URLParam(r, "entity")
-	s, err := url.PathUnescape(raw)
+	s, err := pathParam(r, "entity")
 	if err != nil || s == "" || len(s) > maxJIDBytes {
 		return jid.JID{}, errorf(http.StatusBadRequest, "entity is not a valid bare JID")
 	}
@@ -71,10 +70,24 @@ func entityOf(r *http.Request) (jid.JID, error) {
 	return j, nil
 }
 
+// pathParam returns a path parameter decoded exactly once. chi matches
+// on r.URL.RawPath when the request had escapes that the decoded Path
+// cannot show (such as %40 or %2F) and then hands out still-encoded
+// values; otherwise it matches on Path, whose values are decoded already
+// and must not be decoded again (else "/100%2525@x" would name the
+// channel 100%@x instead of 100%25@x).
+func pathParam(r *http.Request, name string) (string, error) {
+	v := chi.URLParam(r, name)
+	if r.URL.RawPath == "" {
+		return v, nil
+	}
+	return url.PathUnescape(v)
+}
+
 // mediaIDOf reads {mediaID}: a 20-character id or the word "avatar". Any
 // other string names no item.
 func mediaIDOf(r *http.Request) (string, error) {
-	id, err := url.PathUnescape(chi.URLParam(r, "mediaID"))
+	id, err := pathParam(r, "mediaID")
 	if err != nil || (id != avatarID && !validMediaID(id)) {
 		return "", errorf(http.StatusNotFound, "not found")
 	}
