@@ -1,0 +1,484 @@
+package mediasvc_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"io"
+	"log/slog"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/xmppmedia/mediaserver/auth"
+	"github.com/xmppmedia/mediaserver/auth/localxmpp"
+	"github.com/xmppmedia/mediaserver/auth/xmppauth"
+	"github.com/xmppmedia/mediaserver/auth/xmppclient"
+	"github.com/xmppmedia/mediaserver/mediasvc"
+	"github.com/xmppmedia/mediaserver/storage/disk"
+	"github.com/xmppmedia/mediaserver/storage/sqlite"
+	"github.com/xmppmedia/mediaserver/transform"
+	"mellium.im/xmpp/jid"
+)
+
+// The whole stack over real HTTP: the media API in front of the real
+// XMPP component, a real Prosody with its pubsub channel server, and real
+// users logged in over c2s who confirm what they asked for.
+type xmppEnv struct {
+	t    *testing.T
+	srv  *localxmpp.Server
+	comp *xmppauth.Component
+	http *httptest.Server
+
+	mu    sync.Mutex
+	users map[string]*xmppUser
+	tid   int
+}
+
+type xmppUser struct {
+	local  string
+	client *xmppclient.Client
+	mu     sync.Mutex
+	asked  []auth.ConfirmRequest
+	answer xmppclient.Answer
+}
+
+func (u *xmppUser) onConfirm(req auth.ConfirmRequest) xmppclient.Answer {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.asked = append(u.asked, req)
+	return u.answer
+}
+
+func (u *xmppUser) askedCount() int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return len(u.asked)
+}
+
+func (u *xmppUser) lastAsked() auth.ConfirmRequest {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if len(u.asked) == 0 {
+		return auth.ConfirmRequest{}
+	}
+	return u.asked[len(u.asked)-1]
+}
+
+func (u *xmppUser) bare() jid.JID { return u.client.JID().Bare() }
+
+func newXMPPEnv(t *testing.T) *xmppEnv {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	srv, err := localxmpp.Start(ctx, localxmpp.Options{})
+	if err != nil {
+		t.Fatalf("start Prosody (apt-get install -y prosody): %v", err)
+	}
+	t.Cleanup(srv.Stop)
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	comp, err := xmppauth.New(xmppauth.Config{
+		ComponentJID: srv.ComponentJID().String(),
+		Secret:       srv.ComponentSecret(),
+		ServerAddr:   srv.ComponentAddr(),
+		// Found by discovery, as in a default configuration.
+		ReplyTimeout: 10 * time.Second,
+	}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runDone := make(chan struct{})
+	go func() { defer close(runDone); _ = comp.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-runDone })
+	wctx, wcancel := context.WithTimeout(ctx, 15*time.Second)
+	defer wcancel()
+	if err := comp.WaitConnected(wctx); err != nil {
+		t.Fatal(err)
+	}
+
+	dir := t.TempDir()
+	blobs, err := disk.New(disk.Config{Root: filepath.Join(dir, "media")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(dir, "media.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { meta.Close() })
+	images, err := transform.New(transform.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As the server is wired in production: both caches in front of the
+	// component. Channel info is not remembered (ttl 0) because the test
+	// re-creates channels with other access models.
+	guard := &auth.Guard{
+		Channels:  auth.NewChannelCache(comp, 0),
+		Confirmer: auth.NewConfirmCache(comp, time.Minute),
+	}
+	svc, err := mediasvc.New(mediasvc.DefaultConfig(), mediasvc.Deps{Blobs: blobs, Metadata: meta, Images: images, Auth: guard, Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(svc.Handler())
+	t.Cleanup(hs.Close)
+	return &xmppEnv{t: t, srv: srv, comp: comp, http: hs, users: map[string]*xmppUser{}}
+}
+
+// user registers and logs in local, who answers every confirmation with answer.
+func (e *xmppEnv) user(local string, answer xmppclient.Answer) *xmppUser {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := e.srv.Register(ctx, local, local+"-pw"); err != nil {
+		e.t.Fatal(err)
+	}
+	u := &xmppUser{local: local, answer: answer}
+	e.login(ctx, u)
+	e.mu.Lock()
+	e.users[local] = u
+	e.mu.Unlock()
+	return u
+}
+
+func (e *xmppEnv) login(ctx context.Context, u *xmppUser) error {
+	c, err := xmppclient.Dial(ctx, xmppclient.Config{Addr: e.srv.C2SAddr(), JID: e.srv.UserJID(u.local), Password: u.local + "-pw"}, u.onConfirm)
+	if err != nil {
+		return err
+	}
+	u.client = c
+	e.t.Cleanup(func() { c.Close() })
+	return nil
+}
+
+// newTID is a transaction id not used before, so every request is a new
+// confirmation unless a test reuses one on purpose.
+func (e *xmppEnv) newTID() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.tid++
+	return fmt.Sprintf("tx%d", e.tid)
+}
+
+// request sends method path as u (nil: no credentials) with transaction
+// id tid and returns status, headers and body.
+func (e *xmppEnv) request(method, path string, u *xmppUser, tid string, body io.Reader, contentType string) (int, http.Header, []byte) {
+	e.t.Helper()
+	req, err := http.NewRequest(method, e.http.URL+path, body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if u != nil {
+		req.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(u.client.JID().String()+":"+tid)))
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, b
+}
+
+func tinyPNG(t *testing.T) []byte {
+	img := image.NewRGBA(image.Rect(0, 0, 8, 6))
+	for i := range img.Pix {
+		img.Pix[i] = 0x80
+	}
+	img.Set(1, 1, color.RGBA{255, 0, 0, 255})
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func multipartUpload(t *testing.T, data []byte, contentType string) (io.Reader, string) {
+	var b bytes.Buffer
+	mw := multipart.NewWriter(&b)
+	w, err := mw.CreateFormFile("data", "file")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(data)
+	mw.WriteField("content-type", contentType)
+	mw.Close()
+	return &b, mw.FormDataContentType()
+}
+
+// upload stores a text item in entity as u and returns its id.
+func (e *xmppEnv) upload(entity string, u *xmppUser) string {
+	e.t.Helper()
+	body, ct := multipartUpload(e.t, []byte("hello "+entity), "text/plain")
+	status, _, b := e.request(http.MethodPost, "/"+entity, u, e.newTID(), body, ct)
+	if status != http.StatusCreated {
+		e.t.Fatalf("seed upload to %s as %s: %d %s", entity, u.local, status, b)
+	}
+	var m struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal(b, &m); err != nil || m.ID == "" {
+		e.t.Fatalf("seed upload answer %s: %v", b, err)
+	}
+	return m.ID
+}
+
+// The decision matrix of API.md over HTTP: owner, moderator, publisher,
+// member, none, outcast and the channel's own user × read, upload,
+// avatar, update, delete × open and whitelist channels.
+func TestXMPPMatrixOverHTTP(t *testing.T) {
+	e := newXMPPEnv(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	type role struct {
+		name string
+		aff  auth.Affiliation
+		self bool
+	}
+	roles := []role{
+		{"owner", auth.AffOwner, false}, {"moderator", auth.AffModerator, false},
+		{"publisher", auth.AffPublisher, false}, {"member", auth.AffMember, false},
+		{"none", "", false}, {"outcast", auth.AffOutcast, false}, {"self", "", true},
+	}
+	// What each kind of user expects; update and delete are of an item
+	// someone else (the seeder, an owner) uploaded.
+	type row struct{ read, upload, avatar, update, delete int }
+	const ok, created, forbidden = http.StatusOK, http.StatusCreated, http.StatusForbidden
+	want := map[string]map[string]row{
+		"whitelist": {
+			"owner":     {ok, created, created, ok, ok},
+			"moderator": {ok, created, created, ok, ok},
+			"publisher": {ok, created, created, forbidden, forbidden},
+			"member":    {ok, forbidden, forbidden, forbidden, forbidden},
+			"none":      {forbidden, forbidden, forbidden, forbidden, forbidden},
+			"outcast":   {forbidden, forbidden, forbidden, forbidden, forbidden},
+			"self":      {ok, created, created, ok, ok},
+		},
+		"open": {
+			"owner":     {ok, created, created, ok, ok},
+			"moderator": {ok, created, created, ok, ok},
+			"publisher": {ok, created, created, forbidden, forbidden},
+			"member":    {ok, forbidden, forbidden, forbidden, forbidden},
+			"none":      {ok, forbidden, forbidden, forbidden, forbidden},
+			"outcast":   {ok, forbidden, forbidden, forbidden, forbidden},
+			"self":      {ok, created, created, ok, ok},
+		},
+	}
+	seeder := e.user("seeder", xmppclient.Accept)
+	users := map[string]*xmppUser{}
+	for _, r := range roles {
+		users[r.name] = e.user("http-"+r.name, xmppclient.Accept)
+	}
+	avatar := tinyPNG(t)
+
+	for _, model := range []string{"open", "whitelist"} {
+		channel := "http-" + model + "@localhost"
+		affs := map[string]auth.Affiliation{seeder.bare().String(): auth.AffOwner}
+		for _, r := range roles {
+			if r.aff != "" {
+				affs[users[r.name].bare().String()] = r.aff
+			}
+		}
+		if err := e.srv.CreateChannel(ctx, jid.MustParse(channel), model, affs); err != nil {
+			t.Fatal(err)
+		}
+		// The self user's own channel has the same access model; the
+		// seeder is an owner there too, so it can put an item in it.
+		if err := e.srv.CreateChannel(ctx, users["self"].bare(), model, map[string]auth.Affiliation{seeder.bare().String(): auth.AffOwner}); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range roles {
+			u := users[r.name]
+			entity := channel
+			if r.self {
+				entity = u.bare().String()
+			}
+			w := want[model][r.name]
+			check := func(t *testing.T, op string, status, wantStatus int, body []byte, before int) {
+				t.Helper()
+				if status != wantStatus {
+					t.Errorf("%s %s %s in the %s channel: status %d, want %d (%s)", r.name, op, entity, model, status, wantStatus, body)
+				}
+				asked := u.askedCount() - before
+				public := model == "open" && op == "read"
+				switch {
+				case wantStatus == forbidden || public:
+					if asked != 0 {
+						t.Errorf("%s %s: user asked to confirm %d times, want 0", r.name, op, asked)
+					}
+				default:
+					if asked != 1 {
+						t.Errorf("%s %s: user asked to confirm %d times, want 1", r.name, op, asked)
+					}
+				}
+			}
+			t.Run(fmt.Sprintf("%s/%s", model, r.name), func(t *testing.T) {
+				item := e.upload(entity, seeder)
+
+				before := u.askedCount()
+				status, _, b := e.request(http.MethodGet, "/"+entity+"/"+item, u, e.newTID(), nil, "")
+				check(t, "read", status, w.read, b, before)
+
+				before = u.askedCount()
+				body, ct := multipartUpload(t, []byte("by "+r.name), "text/plain")
+				status, _, b = e.request(http.MethodPost, "/"+entity, u, e.newTID(), body, ct)
+				check(t, "upload", status, w.upload, b, before)
+				if status == created {
+					// The confirmation named the real method and this URL.
+					if got := u.lastAsked(); got.Method != http.MethodPost || !strings.HasSuffix(got.URL, "/"+entity) {
+						t.Errorf("upload confirmation asked %s %s, want POST .../%s", got.Method, got.URL, entity)
+					}
+				}
+
+				before = u.askedCount()
+				body, ct = multipartUpload(t, avatar, "image/png")
+				status, _, b = e.request(http.MethodPut, "/"+entity+"/avatar", u, e.newTID(), body, ct)
+				check(t, "avatar", status, w.avatar, b, before)
+
+				before = u.askedCount()
+				form := url.Values{"title": {"changed by " + r.name}}.Encode()
+				status, _, b = e.request(http.MethodPost, "/"+entity+"/"+item, u, e.newTID(), strings.NewReader(form), "application/x-www-form-urlencoded")
+				check(t, "update", status, w.update, b, before)
+
+				before = u.askedCount()
+				status, _, b = e.request(http.MethodDelete, "/"+entity+"/"+item, u, e.newTID(), nil, "")
+				check(t, "delete", status, w.delete, b, before)
+				if status == ok {
+					if got := u.lastAsked(); got.Method != http.MethodDelete {
+						t.Errorf("delete confirmation asked method %q, want DELETE", got.Method)
+					}
+				}
+			})
+		}
+		t.Run(model+"/anonymous", func(t *testing.T) {
+			item := e.upload(channel, seeder)
+			status, h, b := e.request(http.MethodGet, "/"+channel+"/"+item, nil, "", nil, "")
+			wantStatus := ok
+			if model != "open" {
+				wantStatus = http.StatusUnauthorized
+			}
+			if status != wantStatus {
+				t.Errorf("anonymous read: %d, want %d (%s)", status, wantStatus, b)
+			}
+			if status == http.StatusUnauthorized && !strings.Contains(h.Get("WWW-Authenticate"), "Basic") {
+				t.Errorf("401 without a Basic challenge: %q", h.Get("WWW-Authenticate"))
+			}
+		})
+	}
+
+	// A publisher may change and delete what they uploaded themselves.
+	t.Run("whitelist/publisher's own item", func(t *testing.T) {
+		channel := "http-whitelist@localhost"
+		pub := users["publisher"]
+		item := e.upload(channel, pub)
+		form := url.Values{"title": {"mine"}}.Encode()
+		if status, _, b := e.request(http.MethodPost, "/"+channel+"/"+item, pub, e.newTID(), strings.NewReader(form), "application/x-www-form-urlencoded"); status != ok {
+			t.Errorf("update own item: %d %s", status, b)
+		}
+		if status, _, b := e.request(http.MethodDelete, "/"+channel+"/"+item, pub, e.newTID(), nil, ""); status != ok {
+			t.Errorf("delete own item: %d %s", status, b)
+		}
+	})
+}
+
+// Deny, silence and someone else's forged accept, over HTTP.
+func TestXMPPConfirmationOutcomesOverHTTP(t *testing.T) {
+	e := newXMPPEnv(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	owner := e.user("deny-owner", xmppclient.Accept)
+	denier := e.user("denier", xmppclient.Deny)
+	channel := "outcomes@localhost"
+	if err := e.srv.CreateChannel(ctx, jid.MustParse(channel), "whitelist", map[string]auth.Affiliation{
+		owner.bare().String(): auth.AffOwner, denier.bare().String(): auth.AffOwner,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	item := e.upload(channel, owner)
+
+	if status, _, b := e.request(http.MethodGet, "/"+channel+"/"+item, denier, e.newTID(), nil, ""); status != http.StatusForbidden {
+		t.Errorf("read by an owner who denies: %d, want 403 (%s)", status, b)
+	}
+
+	// Thirty thumbnails of one page, one auth value: one confirmation.
+	tid := e.newTID()
+	var wg sync.WaitGroup
+	statuses := make(chan int, 30)
+	before := owner.askedCount()
+	for i := 0; i < 30; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			status, _, _ := e.request(http.MethodGet, "/"+channel+"/"+item+"?maxwidth=64", owner, tid, nil, "")
+			statuses <- status
+		}()
+	}
+	wg.Wait()
+	close(statuses)
+	for s := range statuses {
+		if s != http.StatusOK && s != http.StatusPreconditionFailed { // a text item has no preview
+			t.Errorf("thumbnail request: %d", s)
+		}
+	}
+	if got := owner.askedCount() - before; got != 1 {
+		t.Errorf("30 requests with one auth value cost %d confirmations, want 1", got)
+	}
+}
+
+// The XMPP server stops: requests that need XMPP get 503 with
+// Retry-After, and after it comes back the same media server answers
+// again within 30 s.
+func TestXMPPServerRestartOverHTTP(t *testing.T) {
+	e := newXMPPEnv(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	owner := e.user("restart-owner", xmppclient.Accept)
+	channel := "restart@localhost"
+	if err := e.srv.CreateChannel(ctx, jid.MustParse(channel), "whitelist", map[string]auth.Affiliation{owner.bare().String(): auth.AffOwner}); err != nil {
+		t.Fatal(err)
+	}
+	item := e.upload(channel, owner)
+
+	e.srv.StopProcess()
+	for deadline := time.Now().Add(5 * time.Second); e.comp.Connected() && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	status, h, b := e.request(http.MethodGet, "/"+channel+"/"+item, owner, e.newTID(), nil, "")
+	if status != http.StatusServiceUnavailable || h.Get("Retry-After") == "" {
+		t.Errorf("private read while XMPP is down: %d Retry-After=%q (%s), want 503 with Retry-After", status, h.Get("Retry-After"), b)
+	}
+
+	if err := e.srv.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	restarted := time.Now()
+	for {
+		// The user's own client lost its session too: log in again.
+		if err := e.login(ctx, owner); err == nil {
+			status, _, b = e.request(http.MethodGet, "/"+channel+"/"+item, owner, e.newTID(), nil, "")
+			if status == http.StatusOK {
+				break
+			}
+		}
+		if time.Since(restarted) > 30*time.Second {
+			t.Fatalf("no 200 within 30 s of the XMPP server's restart; last %d %s", status, b)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Logf("private reads work again %s after the XMPP server restarted", time.Since(restarted).Round(time.Millisecond))
+}
