@@ -7,6 +7,7 @@
 //	mediaserver demo                           run a local Prosody and the server, and show an upload
 //	mediaserver upload --jid JID --password P CHANNEL FILE...   upload as an XMPP user
 //	mediaserver get --jid JID --password P [--box WxH] CHANNEL ID OUT   fetch a (preview of a) item
+//	mediaserver healthcheck [--config FILE] [--ready]   exit 0 if the running server is alive (ready)
 //
 // This is the only place that reads the environment and wires the pieces.
 package main
@@ -44,6 +45,8 @@ const usage = `usage:
                                              log in to XMPP, upload files (confirming over XEP-0070), print URLs
   mediaserver get --jid JID --password P [--box WxH] [--url BASE] CHANNEL ID OUT
                                              fetch an item or its preview the same way
+  mediaserver healthcheck [--config FILE] [--ready] [--url URL]
+                                             exit 0 when the running server answers /healthz (/readyz) with 200
 `
 
 func run(args []string, stdout, stderr io.Writer) error {
@@ -75,6 +78,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return runUpload(rest, stdout, stderr)
 	case "get":
 		return runGet(rest, stdout, stderr)
+	case "healthcheck":
+		return runHealthcheck(rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

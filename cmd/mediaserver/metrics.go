@@ -3,10 +3,13 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/xmppmedia/mediaserver/auth"
@@ -73,4 +76,71 @@ func (ms *metricsServer) stop() error {
 		return fmt.Errorf("metrics server: %w", err)
 	}
 	return nil
+}
+
+// runHealthcheck implements
+//
+//	mediaserver healthcheck [--config FILE] [--url URL] [--timeout D]
+//
+// for container HEALTHCHECKs and service monitors, which have no curl in a
+// static image: it GETs /healthz on the configured http.listen address
+// (or URL) and exits non-zero unless the answer is 200. With --ready it
+// asks /readyz instead (stores reachable and XMPP connected).
+func runHealthcheck(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("healthcheck", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "", "configuration file (default ./mediaserver.yaml if present, else built-in defaults and the environment)")
+	target := fs.String("url", "", "URL to check (default http://<http.listen>/healthz)")
+	ready := fs.Bool("ready", false, "check /readyz (ready to serve) instead of /healthz (alive)")
+	timeout := fs.Duration("timeout", 5*time.Second, "give up after this long")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("healthcheck: unexpected argument %q", fs.Arg(0))
+	}
+	u := *target
+	if u == "" {
+		var loadArgs []string
+		if *path != "" {
+			loadArgs = []string{"--config", *path}
+		}
+		cfg, _, err := loadConfig("healthcheck", loadArgs, stderr)
+		if err != nil {
+			return err
+		}
+		u = healthURL(cfg.HTTP.Listen, *ready)
+	}
+	client := &http.Client{Timeout: *timeout}
+	resp, err := client.Get(u)
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("healthcheck %s: %s %s", u, resp.Status, strings.TrimSpace(string(body)))
+	}
+	fmt.Fprintf(stdout, "%s: %s\n", u, strings.TrimSpace(string(body)))
+	return nil
+}
+
+// healthURL is the check URL for a listen address; a wildcard host is
+// checked on the loopback interface.
+func healthURL(listen string, ready bool) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		host, port = "127.0.0.1", "8080"
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+		if ip != nil && ip.To4() == nil {
+			host = "::1"
+		}
+	}
+	p := "/healthz"
+	if ready {
+		p = "/readyz"
+	}
+	return "http://" + net.JoinHostPort(host, port) + p
 }

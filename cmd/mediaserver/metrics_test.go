@@ -1,8 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"net"
+	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -121,3 +126,57 @@ func TestReadinessFollowsProsody(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// The container HEALTHCHECK: healthcheck finds the server from the same
+// configuration it runs with and fails when nothing answers.
+func TestHealthcheckCommand(t *testing.T) {
+	s := startOpsStack(t)
+	listen := strings.TrimPrefix(s.base, "http://")
+	cfgFile := filepath.Join(t.TempDir(), "mediaserver.yaml")
+	if err := os.WriteFile(cfgFile, []byte("http:\n  listen: \""+listen+"\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedAddr := closed.Addr().String()
+	closed.Close()
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		wantOK bool
+	}{
+		{"alive, from the config file", []string{"--config", cfgFile}, true},
+		{"ready, from the config file", []string{"--config", cfgFile, "--ready"}, true},
+		{"explicit URL", []string{"--url", s.base + "/healthz"}, true},
+		{"nothing listening", []string{"--url", "http://" + closedAddr + "/healthz", "--timeout", "2s"}, false},
+		{"not a health endpoint", []string{"--url", s.base + "/nope", "--timeout", "2s"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			err := run(append([]string{"healthcheck"}, tc.args...), &stdout, &stderr)
+			if (err == nil) != tc.wantOK {
+				t.Errorf("healthcheck %v: %v (stdout %q), want ok=%v", tc.args, err, stdout.String(), tc.wantOK)
+			}
+		})
+	}
+}
+
+func TestHealthURL(t *testing.T) {
+	for _, tc := range []struct {
+		listen string
+		ready  bool
+		want   string
+	}{
+		{"127.0.0.1:8080", false, "http://127.0.0.1:8080/healthz"},
+		{"0.0.0.0:8080", false, "http://127.0.0.1:8080/healthz"},
+		{":9000", true, "http://127.0.0.1:9000/readyz"},
+		{"[::]:8080", false, "http://[::1]:8080/healthz"},
+		{"media.internal:80", false, "http://media.internal:80/healthz"},
+	} {
+		if got := healthURL(tc.listen, tc.ready); got != tc.want {
+			t.Errorf("healthURL(%q, %v) = %q, want %q", tc.listen, tc.ready, got, tc.want)
+		}
+	}
+}
