@@ -29,7 +29,7 @@ func (t *Transformer) previews(r io.Reader, origSize int64, boxes []Box) ([]Imag
 		targets[i] = target{tw, th}
 		need = image.Pt(max(need.X, tw), max(need.Y, th))
 	}
-	src, err := decode(rr, &h, need)
+	src, err := decode(rr, &h, t.decodeNeed(need, h))
 	if err != nil {
 		return nil, err
 	}
@@ -73,7 +73,7 @@ func (t *Transformer) avatar(r io.Reader) (Image, error) {
 	}
 	full := min(h.width, h.height)
 	side := min(full, t.cfg.AvatarSide)
-	src, err := decode(rr, &h, image.Pt(side*h.width/full, side*h.height/full))
+	src, err := decode(rr, &h, t.decodeNeed(image.Pt(side*h.width/full, side*h.height/full), h))
 	if err != nil {
 		return Image{}, err
 	}
@@ -87,4 +87,13 @@ func (t *Transformer) avatar(r io.Reader) (Image, error) {
 		return Image{}, err
 	}
 	return img, nil
+}
+
+// decodeNeed is the output size the decoder is asked for: the real need, or
+// the full size when scaled decoding is switched off.
+func (t *Transformer) decodeNeed(need image.Point, h header) image.Point {
+	if t.cfg.FullJPEGDecode {
+		return image.Pt(h.width, h.height)
+	}
+	return need
 }

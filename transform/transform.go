@@ -51,6 +51,11 @@ type Config struct {
 	// AvatarSide is the largest side of a stored avatar; larger square crops
 	// are scaled down to it.
 	AvatarSide int
+	// FullJPEGDecode turns off DCT-domain scaled decoding (package
+	// jpegscale) and decodes every JPEG in full with image/jpeg: slower and
+	// far more memory (docs/previews.md), kept as an escape hatch and as the
+	// baseline the benchmarks compare against.
+	FullJPEGDecode bool
 }
 
 // DefaultConfig returns the configuration matching CONFIG.md defaults.

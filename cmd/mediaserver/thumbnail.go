@@ -34,7 +34,7 @@ func (b *boxList) Set(v string) error {
 
 // runThumbnail implements
 //
-//	mediaserver thumbnail [--box WxH]... [--quality Q] [--max-pixels N] IN OUT
+//	mediaserver thumbnail [--box WxH]... [--quality Q] [--max-pixels N] [--full-decode] IN OUT
 //
 // with the same pipeline the server uses at upload time: IN is decoded once
 // and one preview per box is written. Default boxes: 240x320 and 320x480.
@@ -57,6 +57,7 @@ func runThumbnail(args []string) error {
 	cfg := transform.DefaultConfig()
 	fs.IntVar(&cfg.JPEGQuality, "quality", cfg.JPEGQuality, "JPEG quality 1..100")
 	fs.Int64Var(&cfg.MaxPixels, "max-pixels", cfg.MaxPixels, "refuse images with more pixels")
+	fs.BoolVar(&cfg.FullJPEGDecode, "full-decode", false, "decode JPEGs in full (image/jpeg) instead of in the DCT domain")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: mediaserver thumbnail [--box WxH]... IN OUT")
 		fs.PrintDefaults()

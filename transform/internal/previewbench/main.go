@@ -23,7 +23,6 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
-	"image"
 	"image/jpeg"
 	"os"
 	"os/exec"
@@ -85,27 +84,29 @@ func run(bin, dir string, runs, q int) error {
 	fmt.Printf("machine: %d CPUs, %s/%s, %s; runs per side: %d; JPEG quality %d for both\n\n",
 		runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), runs, q)
 
-	fmt.Println("| input | mediaserver thumbnail, both sizes (median) | 2 x vipsthumbnail (median of sums) | ratio | mediaserver peak RSS | vipsthumbnail peak RSS |")
-	fmt.Println("|---|---|---|---|---|---|")
+	fmt.Println("| input | 2 x vipsthumbnail (median of sums) | mediaserver thumbnail, both sizes (median) | ratio | same with --full-decode | ratio | peak RSS: ours / ours full / vips |")
+	fmt.Println("|---|---|---|---|---|---|---|")
 	for _, f := range files {
 		if err := timeSideBySide(bin, dir, f, runs, q); err != nil {
 			return err
 		}
 	}
 	fmt.Println()
-	fmt.Println("| input | box | size | mediaserver bytes | SSIM | PSNR dB | vipsthumbnail bytes | SSIM | PSNR dB |")
-	fmt.Println("|---|---|---|---|---|---|---|---|---|")
+	fmt.Println("| input | box | vipsthumbnail | mediaserver | mediaserver --full-decode |")
+	fmt.Println("|---|---|---|---|---|")
 	for _, f := range files {
-		if err := compareQuality(bin, dir, f, q); err != nil {
+		if err := compareQuality(dir, f); err != nil {
 			return err
 		}
 	}
 	fmt.Println()
-	fmt.Println("| 8 concurrent 12 MP previews (4 baseline + 4 progressive, both sizes) | peak RSS | wall |")
+	fmt.Println("| 8 concurrent 12 MP previews in one process (4 baseline + 4 progressive, both sizes) | peak RSS | wall |")
 	fmt.Println("|---|---|---|")
-	for _, workers := range []int{0, 8} {
-		if err := measureRSS(files, workers); err != nil {
-			return err
+	for _, full := range []bool{false, true} {
+		for _, workers := range []int{0, 8} {
+			if err := measureRSS(files, workers, full); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -140,9 +141,16 @@ func makeInputs(dir string) ([]input, error) {
 	return files, nil
 }
 
-func oursCmd(bin, dir string, f input, q int) *exec.Cmd {
-	return exec.Command(bin, "thumbnail", "--quality", strconv.Itoa(q),
-		"--box", "240x320", "--box", "320x480", f.path, filepath.Join(dir, "ours-"+f.name+"-%s.jpg"))
+// oursCmd makes both sizes in one mediaserver process; full adds
+// --full-decode (image/jpeg instead of jpegscale).
+func oursCmd(bin, dir string, f input, q int, full bool) *exec.Cmd {
+	args := []string{"thumbnail", "--quality", strconv.Itoa(q), "--box", "240x320", "--box", "320x480"}
+	prefix := "ours-"
+	if full {
+		args = append(args, "--full-decode")
+		prefix = "full-"
+	}
+	return exec.Command(bin, append(args, f.path, filepath.Join(dir, prefix+f.name+"-%s.jpg"))...)
 }
 
 func vipsCmd(dir string, f input, b transform.Box, q int) *exec.Cmd {
@@ -190,44 +198,45 @@ func peakRSS(cmd *exec.Cmd) (int64, error) {
 	return kb * 1024, err
 }
 
+// timeSideBySide times three sides on one input: mediaserver thumbnail
+// (DCT-domain decode), mediaserver thumbnail --full-decode, and the sum of
+// two vipsthumbnail processes. Run 0 is an untimed warm-up (page cache,
+// binaries); after it the order of the sides rotates run by run, so none
+// always meets a warmer or busier machine.
 func timeSideBySide(bin, dir string, f input, runs, q int) error {
-	var ours, vips []time.Duration
-	runOurs := func() (time.Duration, error) {
-		return timed(oursCmd(bin, dir, f, q))
-	}
-	runVips := func() (time.Duration, error) {
-		var sum time.Duration
-		for _, b := range boxes {
-			d, err := timed(vipsCmd(dir, f, b, q))
-			if err != nil {
-				return 0, err
+	sides := []func() (time.Duration, error){
+		func() (time.Duration, error) { return timed(oursCmd(bin, dir, f, q, false)) },
+		func() (time.Duration, error) { return timed(oursCmd(bin, dir, f, q, true)) },
+		func() (time.Duration, error) {
+			var sum time.Duration
+			for _, b := range boxes {
+				d, err := timed(vipsCmd(dir, f, b, q))
+				if err != nil {
+					return 0, err
+				}
+				sum += d
 			}
-			sum += d
-		}
-		return sum, nil
+			return sum, nil
+		},
 	}
-	// Run 0 is an untimed warm-up (page cache, binaries); after it, which
-	// side goes first alternates, so neither always meets a warmer machine.
+	samples := make([][]time.Duration, len(sides))
 	for i := 0; i <= runs; i++ {
-		var do, dv time.Duration
-		var err error
-		if i%2 == 0 {
-			if do, err = runOurs(); err == nil {
-				dv, err = runVips()
+		for j := range sides {
+			k := (i + j) % len(sides)
+			d, err := sides[k]()
+			if err != nil {
+				return err
 			}
-		} else {
-			if dv, err = runVips(); err == nil {
-				do, err = runOurs()
+			if i > 0 {
+				samples[k] = append(samples[k], d)
 			}
-		}
-		if err != nil {
-			return err
-		}
-		if i > 0 {
-			ours, vips = append(ours, do), append(vips, dv)
 		}
 	}
-	oursRSS, err := peakRSS(oursCmd(bin, dir, f, q))
+	oursRSS, err := peakRSS(oursCmd(bin, dir, f, q, false))
+	if err != nil {
+		return err
+	}
+	fullRSS, err := peakRSS(oursCmd(bin, dir, f, q, true))
 	if err != nil {
 		return err
 	}
@@ -239,9 +248,10 @@ func timeSideBySide(bin, dir string, f input, runs, q int) error {
 		}
 		vipsRSS = max(vipsRSS, r)
 	}
-	mo, mv := median(ours), median(vips)
-	fmt.Printf("| %s | %s | %s | **%.2f** | %.0f MB | %.0f MB |\n", f.name, ms(mo), ms(mv),
-		float64(mo)/float64(mv), float64(oursRSS)/1e6, float64(vipsRSS)/1e6)
+	mo, mf, mv := median(samples[0]), median(samples[1]), median(samples[2])
+	fmt.Printf("| %s | %s | %s | **%.2f** | %s | %.2f | %.0f / %.0f / %.0f MB |\n", f.name, ms(mv), ms(mo),
+		float64(mo)/float64(mv), ms(mf), float64(mf)/float64(mv),
+		float64(oursRSS)/1e6, float64(fullRSS)/1e6, float64(vipsRSS)/1e6)
 	return nil
 }
 
@@ -253,19 +263,17 @@ func median(d []time.Duration) time.Duration {
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.0f ms", float64(d)/1e6) }
 
-// compareQuality scores both tools' outputs against a Lanczos resize of the
-// full-resolution decode, at each tool's own output size.
-func compareQuality(bin, dir string, f input, q int) error {
+// compareQuality scores the outputs of the timed runs against a Lanczos
+// resize of the full-resolution decode, at each output's own size.
+func compareQuality(dir string, f input) error {
 	src, err := imaging.Open(f.path)
 	if err != nil {
 		return err
 	}
 	for _, b := range boxes {
-		oursPath := filepath.Join(dir, fmt.Sprintf("ours-%s-%s.jpg", f.name, b))
-		vipsPath := filepath.Join(dir, fmt.Sprintf("vips-%s-%s.jpg", f.name, b))
-		var cells []string
-		var size image.Point
-		for _, p := range []string{oursPath, vipsPath} {
+		row := fmt.Sprintf("| %s | %s |", f.name, b)
+		for _, prefix := range []string{"vips", "ours", "full"} {
+			p := filepath.Join(dir, fmt.Sprintf("%s-%s-%s.jpg", prefix, f.name, b))
 			data, err := os.ReadFile(p)
 			if err != nil {
 				return err
@@ -274,31 +282,28 @@ func compareQuality(bin, dir string, f input, q int) error {
 			if err != nil {
 				return fmt.Errorf("%s: %w", p, err)
 			}
-			size = got.Bounds().Size()
+			size := got.Bounds().Size()
 			ref := imaging.Resize(src, size.X, size.Y, imaging.Lanczos)
 			s, err := quality.SSIM(got, ref)
 			if err != nil {
 				return err
 			}
 			psnr, _ := quality.PSNR(got, ref)
-			cells = append(cells, fmt.Sprintf("%.1f KB | %.4f | %.1f", float64(len(data))/1000, s, psnr))
-			if p == oursPath {
-				cells = append(cells, "")
-			}
+			row += fmt.Sprintf(" %dx%d, %.1f KB, SSIM %.4f, %.1f dB |", size.X, size.Y, float64(len(data))/1000, s, psnr)
 		}
-		fmt.Printf("| %s | %s | %dx%d | %s%s |\n", f.name, b, size.X, size.Y, cells[0], " | "+cells[2])
+		fmt.Println(row)
 	}
 	return nil
 }
 
 // measureRSS runs a child process that makes previews of 8 12 MP files at
 // once and reports its peak RSS. workers 0 is the default pool (NumCPU).
-func measureRSS(files []input, workers int) error {
+func measureRSS(files []input, workers int, full bool) error {
 	self, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	args := []string{"rss-child", strconv.Itoa(workers)}
+	args := []string{"rss-child", strconv.Itoa(workers), strconv.FormatBool(full)}
 	for i := 0; i < 8; i++ {
 		args = append(args, files[i%len(files)].path)
 	}
@@ -312,19 +317,26 @@ func measureRSS(files []input, workers int) error {
 	if workers > 0 {
 		label = fmt.Sprintf("Workers = %d (all 8 decode at once)", workers)
 	}
+	if full {
+		label += ", --full-decode"
+	}
 	fmt.Printf("| %s | %.0f MB | %s |\n", label, float64(rss)/1e6, ms(d))
 	return nil
 }
 
 func rssChild(args []string) error {
-	if len(args) < 2 {
-		return fmt.Errorf("want WORKERS FILE...")
+	if len(args) < 3 {
+		return fmt.Errorf("want WORKERS FULL FILE...")
 	}
 	cfg := transform.DefaultConfig()
 	var err error
 	if cfg.Workers, err = strconv.Atoi(args[0]); err != nil {
 		return err
 	}
+	if cfg.FullJPEGDecode, err = strconv.ParseBool(args[1]); err != nil {
+		return err
+	}
+	args = args[1:]
 	tr, err := transform.New(cfg)
 	if err != nil {
 		return err
