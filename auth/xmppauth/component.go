@@ -43,8 +43,11 @@ const (
 	APIFormType = "http://buddycloud.org/v1/api"
 )
 
-// DefaultReplyTimeout is used when Config.ReplyTimeout is zero.
-const DefaultReplyTimeout = 30 * time.Second
+// Defaults for zero Config fields.
+const (
+	DefaultReplyTimeout = 30 * time.Second
+	DefaultKeepAlive    = 30 * time.Second
+)
 
 // Reconnect backoff bounds, and how long a connection attempt may take.
 const (
@@ -72,6 +75,11 @@ type Config struct {
 	// ReplyTimeout bounds the wait for a XEP-0070 answer and for each
 	// channel-server reply; zero is DefaultReplyTimeout.
 	ReplyTimeout time.Duration
+	// KeepAlive is how often the component pings itself through the
+	// server; a ping unanswered within ReplyTimeout drops the connection
+	// so that a silently dead one (a vanished NAT entry, a hung server) is
+	// replaced. Zero is DefaultKeepAlive; negative disables it.
+	KeepAlive time.Duration
 }
 
 // Validate reports the first problem with c.
@@ -134,6 +142,9 @@ func New(cfg Config, log *slog.Logger) (*Component, error) {
 	}
 	if cfg.ReplyTimeout == 0 {
 		cfg.ReplyTimeout = DefaultReplyTimeout
+	}
+	if cfg.KeepAlive == 0 {
+		cfg.KeepAlive = DefaultKeepAlive
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -260,6 +271,9 @@ func (c *Component) serve(ctx context.Context, sess *xmpp.Session) error {
 
 	served := make(chan error, 1)
 	go func() { served <- sess.Serve(xmpp.HandlerFunc(c.handle)) }()
+	if c.cfg.KeepAlive > 0 {
+		go c.keepAlive(sessCtx, sess)
+	}
 	var err error
 	select {
 	case err = <-served:
@@ -281,6 +295,28 @@ func (c *Component) serve(ctx context.Context, sess *xmpp.Session) error {
 	endSess()
 	_ = sess.Conn().Close()
 	return err
+}
+
+// keepAlive pings the component's own JID through the server until the
+// session ends, and drops a connection whose ping goes unanswered. Any
+// answer, even an error, proves the path is alive.
+func (c *Component) keepAlive(sessCtx context.Context, sess *xmpp.Session) {
+	ticker := time.NewTicker(c.cfg.KeepAlive)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-sessCtx.Done():
+			return
+		case <-ticker.C:
+		}
+		err := c.iq(sessCtx, stanza.GetIQ, c.jid, xmlstream.Wrap(nil, xml.StartElement{Name: xml.Name{Space: NSPing, Local: "ping"}}), nil)
+		var se stanza.Error
+		if err != nil && !errors.As(err, &se) && sessCtx.Err() == nil {
+			c.log.Warn("xmpp keepalive ping unanswered; reconnecting", "err", err)
+			_ = sess.Conn().Close()
+			return
+		}
+	}
 }
 
 // handle answers stanzas addressed to the component. It never returns an

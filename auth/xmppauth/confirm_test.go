@@ -5,6 +5,8 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -273,3 +275,39 @@ func TestConfirmCacheOneRoundTrip(t *testing.T) {
 		t.Errorf("client was asked %d times after a second transaction, want 2", got)
 	}
 }
+
+// The keepalive ping goes through Prosody and back; a healthy connection
+// is kept (no reconnect, no warning) however often it pings.
+func TestKeepAliveThroughProsody(t *testing.T) {
+	var logs strings.Builder
+	var mu sync.Mutex
+	log := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return logs.Write(p)
+	}), &slog.HandlerOptions{Level: slog.LevelInfo}))
+	c, err := xmppauth.New(xmppauth.Config{
+		ComponentJID: "media4.localhost", Secret: stack.srv.ComponentSecret(), ServerAddr: stack.srv.ComponentAddr(),
+		ReplyTimeout: 300 * time.Millisecond, KeepAlive: 50 * time.Millisecond,
+	}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = c.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	if err := c.WaitConnected(testContext(t)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond) // about thirty pings, each answered within 300 ms
+	mu.Lock()
+	defer mu.Unlock()
+	if n := strings.Count(logs.String(), "xmpp component connected"); n != 1 || strings.Contains(logs.String(), "keepalive") {
+		t.Errorf("connected %d times; log:\n%s", n, logs.String())
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

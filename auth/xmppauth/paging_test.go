@@ -190,10 +190,12 @@ func (s *pagingServer) requests() []string {
 }
 
 func (s *pagingServer) component(t *testing.T, timeout time.Duration) *xmppauth.Component {
-	c, err := xmppauth.New(xmppauth.Config{
-		ComponentJID: "media.test", Secret: s.secret, ServerAddr: s.ln.Addr().String(),
-		ChannelServer: "channels.test", ReplyTimeout: timeout,
-	}, nil)
+	return s.componentWith(t, xmppauth.Config{ReplyTimeout: timeout})
+}
+
+func (s *pagingServer) componentWith(t *testing.T, cfg xmppauth.Config) *xmppauth.Component {
+	cfg.ComponentJID, cfg.Secret, cfg.ServerAddr, cfg.ChannelServer = "media.test", s.secret, s.ln.Addr().String(), "channels.test"
+	c, err := xmppauth.New(cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,6 +272,25 @@ func TestChannelServerFailures(t *testing.T) {
 		if d := time.Since(started); d > 3*time.Second {
 			t.Errorf("took %s with a 300 ms reply timeout", d)
 		}
+	})
+	t.Run("silent connection replaced", func(t *testing.T) {
+		// A connection that stays open but carries nothing back (a hung
+		// server, a vanished NAT entry) is noticed by the keepalive ping
+		// and replaced.
+		s := newPagingServer(t)
+		s.silent = true
+		s.componentWith(t, xmppauth.Config{ReplyTimeout: 200 * time.Millisecond, KeepAlive: 100 * time.Millisecond})
+		deadline := time.Now().Add(5 * time.Second)
+		for time.Now().Before(deadline) {
+			s.mu.Lock()
+			n := len(s.conns)
+			s.mu.Unlock()
+			if n >= 2 {
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		t.Error("the component kept a silent connection for 5 s")
 	})
 	t.Run("connection dropped and restored", func(t *testing.T) {
 		s := newPagingServer(t)
