@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -13,6 +14,11 @@ import (
 // NewChannelCache: transaction ids and entity names come from clients, so
 // an attacker could otherwise grow a cache without limit.
 const MaxCacheEntries = 10000
+
+// MaxStaleOpen is how long past its ttl a remembered open channel is
+// still served when the channel server cannot be asked, so public reads
+// keep working through a short XMPP outage.
+const MaxStaleOpen = 10 * time.Minute
 
 // ttlCache is a bounded map of values that expire.
 type ttlCache[V any] struct {
@@ -36,6 +42,19 @@ func (c *ttlCache[V]) get(key string, now time.Time) (V, bool) {
 	defer c.mu.Unlock()
 	e, ok := c.entries[key]
 	if !ok || !now.Before(e.expires) {
+		var zero V
+		return zero, false
+	}
+	return e.v, true
+}
+
+// getStale returns an entry that expired less than maxStale ago (or is
+// still fresh).
+func (c *ttlCache[V]) getStale(key string, now time.Time, maxStale time.Duration) (V, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[key]
+	if !ok || !now.Before(e.expires.Add(maxStale)) {
 		var zero V
 		return zero, false
 	}
@@ -137,6 +156,13 @@ type channelCache struct {
 // concurrent lookups of one entity. Errors are never remembered. A ttl of
 // 0 remembers nothing but still shares concurrent lookups. The returned
 // Affiliations maps are shared between callers: treat them as read-only.
+//
+// When a lookup fails with ErrUnavailable and the channel was open when
+// last seen (less than ttl+MaxStaleOpen ago), that answer is served
+// instead, so public reads survive a short outage. Only open channels:
+// everything else a stale answer could allow also needs a confirmation
+// over XMPP, but a private read with stale affiliations would not be safe
+// while the channel server alone is down.
 func NewChannelCache(c Channels, ttl time.Duration) Channels {
 	return &channelCache{next: c, infos: newTTLCache[ChannelInfo](ttl, MaxCacheEntries), now: time.Now}
 }
@@ -146,7 +172,7 @@ func (c *channelCache) Channel(ctx context.Context, entity jid.JID) (ChannelInfo
 	if info, ok := c.infos.get(key, c.now()); ok {
 		return info, nil
 	}
-	return shared(ctx, &c.inflight, key, func(ctx context.Context) (ChannelInfo, error) {
+	info, err := shared(ctx, &c.inflight, key, func(ctx context.Context) (ChannelInfo, error) {
 		info, err := c.next.Channel(ctx, entity)
 		if err != nil {
 			return ChannelInfo{}, err
@@ -154,4 +180,10 @@ func (c *channelCache) Channel(ctx context.Context, entity jid.JID) (ChannelInfo
 		c.infos.put(key, info, c.now())
 		return info, nil
 	})
+	if err != nil && errors.Is(err, ErrUnavailable) {
+		if stale, ok := c.infos.getStale(key, c.now(), MaxStaleOpen); ok && stale.Public() {
+			return stale, nil
+		}
+	}
+	return info, err
 }

@@ -65,3 +65,31 @@ func TestCacheEvictsExpiredFirst(t *testing.T) {
 		t.Errorf("%d entries, want 6", n)
 	}
 }
+
+type switchChannels struct {
+	info ChannelInfo
+	err  error
+}
+
+func (s *switchChannels) Channel(context.Context, jid.JID) (ChannelInfo, error) { return s.info, s.err }
+
+// A stale open channel is served for MaxStaleOpen past its ttl, not longer.
+func TestStaleOpenChannelHasALimit(t *testing.T) {
+	now := time.Unix(1000, 0)
+	src := &switchChannels{info: ChannelInfo{AccessModel: "open"}}
+	c := NewChannelCache(src, time.Minute).(*channelCache)
+	c.now = func() time.Time { return now }
+	ctx := context.Background()
+	if _, err := c.Channel(ctx, jid.MustParse("o@x")); err != nil {
+		t.Fatal(err)
+	}
+	src.err = ErrUnavailable
+	now = now.Add(time.Minute + MaxStaleOpen - time.Second)
+	if _, err := c.Channel(ctx, jid.MustParse("o@x")); err != nil {
+		t.Errorf("just inside the stale window: %v", err)
+	}
+	now = now.Add(2 * time.Second)
+	if _, err := c.Channel(ctx, jid.MustParse("o@x")); err == nil {
+		t.Error("served a stale open channel past ttl+MaxStaleOpen")
+	}
+}

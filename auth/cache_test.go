@@ -231,3 +231,29 @@ func (c *countingChannels) Channel(ctx context.Context, entity jid.JID) (auth.Ch
 	}
 	return c.next.Channel(ctx, entity)
 }
+
+// Through an outage, an open channel seen recently is still served (public
+// reads keep working); a private one is not.
+func TestChannelCacheServesOpenChannelsThroughOutage(t *testing.T) {
+	ctx := context.Background()
+	fake := &authtest.Channels{}
+	fake.Set("open@x", "open", nil)
+	fake.Set("private@x", "whitelist", map[string]auth.Affiliation{"a@x": auth.AffMember})
+	c := auth.NewChannelCache(fake, 20*time.Millisecond)
+	for _, e := range []string{"open@x", "private@x"} {
+		if _, err := c.Channel(ctx, jid.MustParse(e)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fake.SetErr(auth.ErrUnavailable)
+	time.Sleep(40 * time.Millisecond) // past the ttl
+	if info, err := c.Channel(ctx, jid.MustParse("open@x")); err != nil || !info.Public() {
+		t.Errorf("open channel during outage: %+v, %v; want the last answer", info, err)
+	}
+	if _, err := c.Channel(ctx, jid.MustParse("private@x")); !errors.Is(err, auth.ErrUnavailable) {
+		t.Errorf("private channel during outage: %v, want ErrUnavailable", err)
+	}
+	if _, err := c.Channel(ctx, jid.MustParse("never-seen@x")); !errors.Is(err, auth.ErrUnavailable) {
+		t.Errorf("unknown channel during outage: %v, want ErrUnavailable", err)
+	}
+}

@@ -79,7 +79,7 @@ func (u *xmppUser) lastAsked() auth.ConfirmRequest {
 
 func (u *xmppUser) bare() jid.JID { return u.client.JID().Bare() }
 
-func newXMPPEnv(t *testing.T) *xmppEnv {
+func newXMPPEnv(t *testing.T, channelTTL time.Duration) *xmppEnv {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	srv, err := localxmpp.Start(ctx, localxmpp.Options{})
@@ -122,10 +122,10 @@ func newXMPPEnv(t *testing.T) *xmppEnv {
 		t.Fatal(err)
 	}
 	// As the server is wired in production: both caches in front of the
-	// component. Channel info is not remembered (ttl 0) because the test
-	// re-creates channels with other access models.
+	// component. The matrix uses a channel ttl of 0 because it re-creates
+	// channels with other access models.
 	guard := &auth.Guard{
-		Channels:  auth.NewChannelCache(comp, 0),
+		Channels:  auth.NewChannelCache(comp, channelTTL),
 		Confirmer: auth.NewConfirmCache(comp, time.Minute),
 	}
 	svc, err := mediasvc.New(mediasvc.DefaultConfig(), mediasvc.Deps{Blobs: blobs, Metadata: meta, Images: images, Auth: guard, Log: log})
@@ -242,7 +242,7 @@ func (e *xmppEnv) upload(entity string, u *xmppUser) string {
 // member, none, outcast and the channel's own user × read, upload,
 // avatar, update, delete × open and whitelist channels.
 func TestXMPPMatrixOverHTTP(t *testing.T) {
-	e := newXMPPEnv(t)
+	e := newXMPPEnv(t, 0)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	type role struct {
@@ -398,7 +398,7 @@ func TestXMPPMatrixOverHTTP(t *testing.T) {
 
 // Deny, silence and someone else's forged accept, over HTTP.
 func TestXMPPConfirmationOutcomesOverHTTP(t *testing.T) {
-	e := newXMPPEnv(t)
+	e := newXMPPEnv(t, time.Minute)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	owner := e.user("deny-owner", xmppclient.Accept)
@@ -441,26 +441,40 @@ func TestXMPPConfirmationOutcomesOverHTTP(t *testing.T) {
 }
 
 // The XMPP server stops: requests that need XMPP get 503 with
-// Retry-After, and after it comes back the same media server answers
-// again within 30 s.
+// Retry-After while public reads of a channel seen recently keep working,
+// and after it comes back the same media server answers again within
+// 30 s.
 func TestXMPPServerRestartOverHTTP(t *testing.T) {
-	e := newXMPPEnv(t)
+	e := newXMPPEnv(t, 100*time.Millisecond)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	owner := e.user("restart-owner", xmppclient.Accept)
-	channel := "restart@localhost"
-	if err := e.srv.CreateChannel(ctx, jid.MustParse(channel), "whitelist", map[string]auth.Affiliation{owner.bare().String(): auth.AffOwner}); err != nil {
-		t.Fatal(err)
+	private, open := "restart@localhost", "restart-open@localhost"
+	for _, c := range []struct{ entity, model string }{{private, "whitelist"}, {open, "open"}} {
+		if err := e.srv.CreateChannel(ctx, jid.MustParse(c.entity), c.model, map[string]auth.Affiliation{owner.bare().String(): auth.AffOwner}); err != nil {
+			t.Fatal(err)
+		}
 	}
-	item := e.upload(channel, owner)
+	item, openItem := e.upload(private, owner), e.upload(open, owner)
+	if status, _, b := e.request(http.MethodGet, "/"+open+"/"+openItem, nil, "", nil, ""); status != http.StatusOK {
+		t.Fatalf("public read: %d %s", status, b)
+	}
 
 	e.srv.StopProcess()
 	for deadline := time.Now().Add(5 * time.Second); e.comp.Connected() && time.Now().Before(deadline); {
 		time.Sleep(10 * time.Millisecond)
 	}
-	status, h, b := e.request(http.MethodGet, "/"+channel+"/"+item, owner, e.newTID(), nil, "")
+	time.Sleep(200 * time.Millisecond) // past the channel ttl: only a stale answer is left
+	status, h, b := e.request(http.MethodGet, "/"+private+"/"+item, owner, e.newTID(), nil, "")
 	if status != http.StatusServiceUnavailable || h.Get("Retry-After") == "" {
 		t.Errorf("private read while XMPP is down: %d Retry-After=%q (%s), want 503 with Retry-After", status, h.Get("Retry-After"), b)
+	}
+	body, ct := multipartUpload(t, []byte("x"), "text/plain")
+	if status, h, b := e.request(http.MethodPost, "/"+open, owner, e.newTID(), body, ct); status != http.StatusServiceUnavailable || h.Get("Retry-After") == "" {
+		t.Errorf("upload while XMPP is down: %d Retry-After=%q (%s), want 503 with Retry-After", status, h.Get("Retry-After"), b)
+	}
+	if status, _, b := e.request(http.MethodGet, "/"+open+"/"+openItem, nil, "", nil, ""); status != http.StatusOK {
+		t.Errorf("public read while XMPP is down: %d (%s), want 200", status, b)
 	}
 
 	if err := e.srv.Restart(ctx); err != nil {
@@ -470,7 +484,7 @@ func TestXMPPServerRestartOverHTTP(t *testing.T) {
 	for {
 		// The user's own client lost its session too: log in again.
 		if err := e.login(ctx, owner); err == nil {
-			status, _, b = e.request(http.MethodGet, "/"+channel+"/"+item, owner, e.newTID(), nil, "")
+			status, _, b = e.request(http.MethodGet, "/"+private+"/"+item, owner, e.newTID(), nil, "")
 			if status == http.StatusOK {
 				break
 			}
