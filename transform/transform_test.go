@@ -292,9 +292,9 @@ func TestPreviewsNeverLargerThanOriginal(t *testing.T) {
 
 func TestAvatarIsOrientedCentreSquare(t *testing.T) {
 	tr := newTestTransformer(t)
-	// Upright 1600x800: left half red/blue, right green/yellow; the centre
+	// Upright 1200x600: left half red/blue, right green/yellow; the centre
 	// square holds all four quadrants' inner halves.
-	upright := quadrants(1600, 800)
+	upright := quadrants(1200, 600)
 	for _, o := range []int{1, 3, 6, 8} {
 		data := jpegWithOrientation(t, storedFor(upright, o), o, o%2 == 0)
 		img, err := tr.Avatar(bytes.NewReader(data))
