@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -37,7 +38,7 @@ import (
 // XMPP component, a real Prosody with its pubsub channel server, and real
 // users logged in over c2s who confirm what they asked for.
 type xmppEnv struct {
-	t    *testing.T
+	t    testing.TB
 	srv  *localxmpp.Server
 	comp *xmppauth.Component
 	http *httptest.Server
@@ -79,7 +80,7 @@ func (u *xmppUser) lastAsked() auth.ConfirmRequest {
 
 func (u *xmppUser) bare() jid.JID { return u.client.JID().Bare() }
 
-func newXMPPEnv(t *testing.T, channelTTL time.Duration) *xmppEnv {
+func newXMPPEnv(t testing.TB, channelTTL time.Duration) *xmppEnv {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	srv, err := localxmpp.Start(ctx, localxmpp.Options{})
@@ -195,7 +196,7 @@ func (e *xmppEnv) request(method, path string, u *xmppUser, tid string, body io.
 	return resp.StatusCode, resp.Header, b
 }
 
-func tinyPNG(t *testing.T) []byte {
+func tinyPNG(t testing.TB) []byte {
 	img := image.NewRGBA(image.Rect(0, 0, 8, 6))
 	for i := range img.Pix {
 		img.Pix[i] = 0x80
@@ -208,7 +209,7 @@ func tinyPNG(t *testing.T) []byte {
 	return b.Bytes()
 }
 
-func multipartUpload(t *testing.T, data []byte, contentType string) (io.Reader, string) {
+func multipartUpload(t testing.TB, data []byte, contentType string) (io.Reader, string) {
 	var b bytes.Buffer
 	mw := multipart.NewWriter(&b)
 	w, err := mw.CreateFormFile("data", "file")
@@ -495,4 +496,82 @@ func TestXMPPServerRestartOverHTTP(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	t.Logf("private reads work again %s after the XMPP server restarted", time.Since(restarted).Round(time.Millisecond))
+}
+
+// Reads with the production cache settings (confirm_cache_ttl 5m,
+// permission_cache_ttl 60s): a private-channel read whose confirmation is
+// remembered beside the same read on an open channel, with requests per
+// second and p99 latency; and, for scale, one XEP-0070 round trip through
+// Prosody to a real client.
+func BenchmarkXMPPReads(b *testing.B) {
+	e := newXMPPEnv(b, 60*time.Second)
+	ctx := context.Background()
+	owner := e.user("bench-owner", xmppclient.Accept)
+	private, open := "bench-private@localhost", "bench-open@localhost"
+	for _, c := range []struct{ entity, model string }{{private, "whitelist"}, {open, "open"}} {
+		if err := e.srv.CreateChannel(ctx, jid.MustParse(c.entity), c.model, map[string]auth.Affiliation{owner.bare().String(): auth.AffOwner}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	privItem, openItem := e.upload(private, owner), e.upload(open, owner)
+	tid := e.newTID()
+	remembered := "Basic " + base64.StdEncoding.EncodeToString([]byte(owner.client.JID().String()+":"+tid))
+
+	read := func(b *testing.B, path, authorization string) {
+		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+		defer client.CloseIdleConnections()
+		var mu sync.Mutex
+		var lat []time.Duration
+		b.SetParallelism(8)
+		b.ResetTimer()
+		started := time.Now()
+		b.RunParallel(func(pb *testing.PB) {
+			var mine []time.Duration
+			for pb.Next() {
+				req, _ := http.NewRequest(http.MethodGet, e.http.URL+path, nil)
+				if authorization != "" {
+					req.Header.Set("Authorization", authorization)
+				}
+				t0 := time.Now()
+				resp, err := client.Do(req)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				mine = append(mine, time.Since(t0))
+				if resp.StatusCode != http.StatusOK {
+					b.Errorf("GET %s: %d", path, resp.StatusCode)
+					return
+				}
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			mu.Unlock()
+		})
+		elapsed := time.Since(started)
+		b.StopTimer()
+		if len(lat) == 0 {
+			return
+		}
+		slices.Sort(lat)
+		b.ReportMetric(float64(len(lat))/elapsed.Seconds(), "req/s")
+		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+	}
+	b.Run("private-remembered-confirmation", func(b *testing.B) {
+		read(b, "/"+private+"/"+privItem, remembered)
+		if n := owner.askedCount(); n > 1+2 { // the two seed uploads and one read confirmation
+			b.Errorf("%d confirmations: the remembered one was not used", n)
+		}
+	})
+	b.Run("open", func(b *testing.B) { read(b, "/"+open+"/"+openItem, "") })
+	b.Run("xep0070-roundtrip", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			err := e.comp.Confirm(ctx, auth.ConfirmRequest{JID: owner.client.JID(), TransactionID: e.newTID(), Method: "GET", URL: "https://m/bench"})
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
