@@ -38,6 +38,7 @@ type Config struct {
 	Log      Log      `key:"log"`
 	Uploads  Uploads  `key:"uploads"`
 	Metrics  Metrics  `key:"metrics"`
+	Demo     Demo     `key:"demo"`
 }
 
 type HTTP struct {
@@ -117,6 +118,12 @@ type Metrics struct {
 	// from the public API so they need not be exposed with it; empty: no
 	// metrics endpoint.
 	Listen string `key:"listen"`
+}
+
+type Demo struct {
+	// Enabled serves the demo web page at /demo/. Off by default: a
+	// production API has no need for it, and with it off /demo/ is 404.
+	Enabled bool `key:"enabled"`
 }
 
 // Default is the configuration with no file and no environment.
