@@ -75,10 +75,11 @@ type Client struct {
 	sess   *xmpp.Session
 	answer AnswerFunc
 
-	wg       sync.WaitGroup // answer goroutines and Serve
+	wg       sync.WaitGroup // answer goroutines
 	closeMu  sync.Mutex
 	closed   bool
-	serveErr chan error
+	done     chan struct{} // closed when the session has ended
+	serveErr error         // why, set before done is closed
 }
 
 // Dial connects, logs in, binds a resource and sends initial presence (so
@@ -114,11 +115,10 @@ func Dial(ctx context.Context, cfg Config, answer AnswerFunc) (*Client, error) {
 		conn.Close()
 		return nil, fmt.Errorf("log in %s: %w", cfg.JID, err)
 	}
-	c := &Client{sess: sess, answer: answer, serveErr: make(chan error, 1)}
-	c.wg.Add(1)
+	c := &Client{sess: sess, answer: answer, done: make(chan struct{})}
 	go func() {
-		defer c.wg.Done()
-		c.serveErr <- sess.Serve(xmpp.HandlerFunc(c.handle))
+		c.serveErr = sess.Serve(xmpp.HandlerFunc(c.handle))
+		close(c.done)
 	}()
 	if err := sess.Send(ctx, stanza.Presence{}.Wrap(nil)); err != nil {
 		c.Close()
@@ -129,6 +129,21 @@ func Dial(ctx context.Context, cfg Config, answer AnswerFunc) (*Client, error) {
 
 // JID is the bound full JID.
 func (c *Client) JID() jid.JID { return c.sess.LocalAddr() }
+
+// Done is closed when the session has ended (Close, or the server went
+// away); Err then says why.
+func (c *Client) Done() <-chan struct{} { return c.done }
+
+// Err is the error that ended the session, nil for a clean end or while
+// it is still up.
+func (c *Client) Err() error {
+	select {
+	case <-c.done:
+		return c.serveErr
+	default:
+		return nil
+	}
+}
 
 // Session is the underlying session, for sending other stanzas (it is
 // already being served: use its Send/SendIQ methods, not Serve).
@@ -147,10 +162,11 @@ func (c *Client) Close() error {
 	// Serve returns when the server closes its side; do not wait forever
 	// for a server that went away.
 	select {
-	case <-c.serveErr:
+	case <-c.done:
 	case <-time.After(3 * time.Second):
 	}
 	cerr := c.sess.Conn().Close()
+	<-c.done
 	c.wg.Wait()
 	if err != nil {
 		return fmt.Errorf("close session: %w", err)
