@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -311,3 +312,153 @@ func TestKeepAliveThroughProsody(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// tracedUser logs in a fresh user whose client ignores confirmations and
+// keeps a copy of everything the server sends it.
+func tracedUser(t *testing.T, name string) (*xmppclient.Client, *recorder, *syncBuffer) {
+	t.Helper()
+	ctx := testContext(t)
+	local := fmt.Sprintf("%s%d", name, stack.users.Add(1))
+	if err := stack.srv.Register(ctx, local, "pw"); err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{answer: xmppclient.Ignore}
+	trace := &syncBuffer{}
+	c, err := xmppclient.Dial(ctx, xmppclient.Config{Addr: stack.srv.C2SAddr(), JID: stack.srv.UserJID(local), Password: "pw", TraceIn: trace}, rec.Answer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c, rec, trace
+}
+
+var (
+	threadRE    = regexp.MustCompile(`<thread>[^<]+</thread>`)
+	messageIDRE = regexp.MustCompile(`<message [^>]*id=['"]([^'"]+)['"][^>]*>`)
+)
+
+// The confirmation request on the wire, as the user's client receives it.
+func TestConfirmWireFormat(t *testing.T) {
+	ctx := testContext(t)
+	client, rec, trace := tracedUser(t, "wire")
+	req := auth.ConfirmRequest{JID: client.JID(), TransactionID: "wire-tx-1", Method: "PUT", URL: "https://media.example.test/chan@localhost/avatar"}
+	done := make(chan error, 1)
+	go func() { done <- stack.short.Confirm(ctx, req) }()
+	defer func() { <-done }() // unanswered: ends with the short timeout
+	waitAsked(t, rec)
+	got := trace.String()
+	for _, want := range []string{
+		"from='media3.localhost'",
+		"to='" + client.JID().String() + "'",
+		"<body>Confirmation message for transaction wire-tx-1</body>",
+		"<confirm",
+		"xmlns='http://jabber.org/protocol/http-auth'",
+		"id='wire-tx-1'",
+		"method='PUT'",
+		"url='https://media.example.test/chan@localhost/avatar'",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("confirm message lacks %s; the client received:\n%s", want, got)
+		}
+	}
+	if !threadRE.MatchString(got) {
+		t.Errorf("confirm message has no <thread>; the client received:\n%s", got)
+	}
+}
+
+func waitAsked(t *testing.T, rec *recorder) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); len(rec.Asked()) == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the client was never asked")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// rawStanza turns literal XML into tokens to send (Go's decoder reports
+// xmlns both as a name and as an attribute; the attribute is dropped).
+func rawStanza(s string) xml.TokenReader {
+	return xmlstream.RemoveAttr(func(_ xml.StartElement, a xml.Attr) bool {
+		return a.Name.Space == "" && a.Name.Local == "xmlns" || a.Name.Space == "xmlns"
+	})(xml.NewDecoder(strings.NewReader(s)))
+}
+
+// Answers other than the plain echo that clients send: an IQ result or
+// error carrying the confirm element, a message with an <error/> child but
+// no type, and a bounce that keeps only the message id.
+func TestConfirmOtherReplyForms(t *testing.T) {
+	confirmEl := func(tid string) string {
+		return `<confirm xmlns='http://jabber.org/protocol/http-auth' id='` + tid + `' method='GET' url='u'/>`
+	}
+	errEl := `<error type='cancel'><not-authorized xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>`
+	tests := []struct {
+		name  string
+		reply func(to, tid, msgID string) string
+		want  error
+	}{
+		{"iq result with confirm accepts", func(to, tid, _ string) string {
+			return `<iq type='result' id='r1' to='` + to + `'>` + confirmEl(tid) + `</iq>`
+		}, nil},
+		{"iq result with the message id accepts", func(to, _, msgID string) string {
+			return `<iq type='result' id='` + msgID + `' to='` + to + `'/>`
+		}, nil},
+		{"iq error with confirm denies", func(to, tid, _ string) string {
+			return `<iq type='error' id='r2' to='` + to + `'>` + confirmEl(tid) + errEl + `</iq>`
+		}, auth.ErrDenied},
+		{"message with an error child denies", func(to, tid, _ string) string {
+			return `<message type='normal' to='` + to + `'>` + confirmEl(tid) + errEl + `</message>`
+		}, auth.ErrDenied},
+		{"error bounce with only the message id denies", func(to, _, msgID string) string {
+			return `<message type='error' id='` + msgID + `' to='` + to + `'>` + errEl + `</message>`
+		}, auth.ErrDenied},
+		{"echo of another transaction changes nothing", func(to, _, _ string) string {
+			return `<message type='normal' to='` + to + `'>` + confirmEl("someone-elses") + `</message>`
+		}, auth.ErrDenied}, // by timeout
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := testContext(t)
+			client, rec, trace := tracedUser(t, "forms")
+			tid := fmt.Sprintf("form-%d", i)
+			result := make(chan error, 1)
+			started := time.Now()
+			go func() {
+				result <- stack.short.Confirm(ctx, auth.ConfirmRequest{JID: client.JID(), TransactionID: tid, Method: "GET", URL: "u"})
+			}()
+			waitAsked(t, rec)
+			m := messageIDRE.FindStringSubmatch(trace.String())
+			if m == nil {
+				t.Fatalf("no message id in what the client received:\n%s", trace.String())
+			}
+			if err := client.Session().Send(ctx, rawStanza(tt.reply(stack.short.JID().String(), tid, m[1]))); err != nil {
+				t.Fatal(err)
+			}
+			err := <-result
+			if !errors.Is(err, tt.want) || (tt.want == nil) != (err == nil) {
+				t.Errorf("Confirm = %v, want %v", err, tt.want)
+			}
+			if tt.name != "echo of another transaction changes nothing" && time.Since(started) >= shortTimeout {
+				t.Errorf("answered only by the timeout (%s): the reply was not recognised", time.Since(started))
+			}
+		})
+	}
+}

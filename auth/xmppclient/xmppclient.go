@@ -13,6 +13,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sync"
 	"time"
@@ -68,6 +69,9 @@ type Config struct {
 	Password string
 	// DialTimeout bounds the connection and login (10s).
 	DialTimeout time.Duration
+	// TraceIn, when set, gets a copy of the XML the server sends (for
+	// debugging, and for tests that check the wire format).
+	TraceIn io.Writer
 }
 
 // Client is a logged-in user session.
@@ -109,7 +113,7 @@ func Dial(ctx context.Context, cfg Config, answer AnswerFunc) (*Client, error) {
 			return xmpp.StreamConfig{Features: []xmpp.StreamFeature{
 				xmpp.SASL("", cfg.Password, sasl.Plain),
 				xmpp.BindResource(),
-			}}
+			}, TeeIn: cfg.TraceIn}
 		}))
 	if err != nil {
 		conn.Close()
