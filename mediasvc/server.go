@@ -99,6 +99,9 @@ type Deps struct {
 	// Metrics, when set, is told about every request, stored upload and
 	// preview rendering (package mediasvc/metrics exports them).
 	Metrics Metrics
+	// Demo, when set, is served at /demo/ (the page of package
+	// mediasvc/demo); unset, /demo/ is 404.
+	Demo http.Handler
 }
 
 // Metrics receives what the server observes. Implementations must be
@@ -134,6 +137,7 @@ type Server struct {
 	log      *slog.Logger
 	ready    func(ctx context.Context) error
 	metrics  Metrics
+	demo     http.Handler
 	boxes    []transform.Box // the bounded set of preview boxes, smallest first
 	upload   []transform.Box // boxes made at upload
 	uploads  chan struct{}   // upload slots
@@ -165,6 +169,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		log:     log,
 		ready:   deps.Ready,
 		metrics: deps.Metrics,
+		demo:    deps.Demo,
 		uploads: make(chan struct{}, cfg.MaxConcurrentUploads),
 		now:     func() time.Time { return time.Now().UTC() },
 	}
@@ -189,6 +194,18 @@ func (s *Server) Handler() http.Handler {
 
 	r.Get("/healthz", s.handle(s.healthz))
 	r.Get("/readyz", s.handle(s.readyz))
+
+	// /demo is never a channel (alone, "demo" would parse as a domain
+	// JID): it is the demo page when one is configured, else 404.
+	demoPage := http.Handler(r.NotFoundHandler())
+	demoRoot := demoPage
+	if s.demo != nil {
+		demoPage = http.StripPrefix("/demo", s.demo)
+		demoRoot = http.RedirectHandler("/demo/", http.StatusMovedPermanently)
+	}
+	r.Handle("/demo", demoRoot)
+	r.Handle("/demo/", demoPage)
+	r.Handle("/demo/{file}", demoPage)
 
 	r.Route("/{entity}", func(r chi.Router) {
 		r.Get("/", s.handle(s.list))
