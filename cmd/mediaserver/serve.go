@@ -148,6 +148,7 @@ func buildApp(ctx context.Context, cfg configs.Config, log *slog.Logger) (*app, 
 	}
 	a.svc, err = mediasvc.New(scfg, mediasvc.Deps{
 		Blobs: blobs, Metadata: a.meta, Auth: guard, Images: images, Log: log, Metrics: a.metrics,
+		Demo: demoPage(cfg),
 		Ready: func(context.Context) error {
 			if !a.component.Connected() {
 				return errors.New("XMPP component not connected")
