@@ -29,6 +29,9 @@ const (
 	// paging (20000 affiliations).
 	affiliationPage     = 100
 	maxAffiliationPages = 200
+	// maxDiscoItems bounds how many of a domain's disco items are asked
+	// whether they are its channel server.
+	maxDiscoItems = 50
 	// FormTypeMetaData is the FORM_TYPE of a node's disco#info form.
 	FormTypeMetaData = "http://jabber.org/protocol/pubsub#meta-data"
 	// ChannelsIdentityType is the disco identity (category pubsub) of a
@@ -133,6 +136,9 @@ func (c *Component) discover(ctx context.Context, domain string) (jid.JID, error
 		return jid.JID{}, fmt.Errorf("discover channel server of %s: disco#items: %w", domain, unavailable(err))
 	}
 	var lastErr error
+	if len(items.Items) > maxDiscoItems {
+		items.Items = items.Items[:maxDiscoItems]
+	}
 	for _, item := range items.Items {
 		if item.Node != "" {
 			continue

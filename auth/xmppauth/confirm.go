@@ -15,6 +15,15 @@ import (
 
 var _ auth.Confirmer = (*Component)(nil)
 
+// Bounds on questions waiting for an answer. Anyone can make the server
+// ask an affiliated user about made-up transaction ids, and each question
+// waits up to the reply timeout: the per-user bound keeps one user from
+// being flooded, the total bounds memory.
+const (
+	MaxPendingPerUser = 32
+	MaxPending        = 10000
+)
+
 // inbound is the part of an incoming message (or IQ) that can answer a
 // confirmation request.
 type inbound struct {
@@ -47,19 +56,30 @@ func (p *pendingConfirm) from(j jid.JID) bool {
 
 // confirmTable indexes pending questions by stanza id and transaction id.
 type confirmTable struct {
-	mu    sync.Mutex
-	byID  map[string]*pendingConfirm
-	byTID map[string]map[*pendingConfirm]struct{}
+	mu     sync.Mutex
+	byID   map[string]*pendingConfirm
+	byTID  map[string]map[*pendingConfirm]struct{}
+	byUser map[string]int // bare JID → pending questions
 }
 
 func (t *confirmTable) init() {
 	t.byID = make(map[string]*pendingConfirm)
 	t.byTID = make(map[string]map[*pendingConfirm]struct{})
+	t.byUser = make(map[string]int)
 }
 
-func (t *confirmTable) add(p *pendingConfirm) {
+// add registers p, or refuses when too many questions are waiting.
+func (t *confirmTable) add(p *pendingConfirm) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	user := p.to.Bare().String()
+	if t.byUser[user] >= MaxPendingPerUser {
+		return fmt.Errorf("%w: %d confirmations already waiting for %s", auth.ErrUnavailable, MaxPendingPerUser, user)
+	}
+	if len(t.byID) >= MaxPending {
+		return fmt.Errorf("%w: %d confirmations already waiting", auth.ErrUnavailable, MaxPending)
+	}
+	t.byUser[user]++
 	t.byID[p.id] = p
 	set := t.byTID[p.tid]
 	if set == nil {
@@ -67,12 +87,17 @@ func (t *confirmTable) add(p *pendingConfirm) {
 		t.byTID[p.tid] = set
 	}
 	set[p] = struct{}{}
+	return nil
 }
 
 func (t *confirmTable) remove(p *pendingConfirm) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	delete(t.byID, p.id)
+	user := p.to.Bare().String()
+	if t.byUser[user]--; t.byUser[user] <= 0 {
+		delete(t.byUser, user)
+	}
 	if set := t.byTID[p.tid]; set != nil {
 		delete(set, p)
 		if len(set) == 0 {
@@ -132,7 +157,8 @@ func (c *Component) handleMessage(t xmlstream.TokenReadEncoder, start *xml.Start
 // (XEP-0070) and waits up to ReplyTimeout. It returns nil on accept,
 // auth.ErrDenied on deny or timeout, auth.ErrUnavailable when not
 // connected or when the connection drops meanwhile, and ctx's error when
-// ctx ends first.
+// ctx ends first. At most MaxPendingPerUser questions wait for one user
+// at a time; more are ErrUnavailable (retry later).
 func (c *Component) Confirm(ctx context.Context, req auth.ConfirmRequest) error {
 	if req.JID.Localpart() == "" || req.TransactionID == "" {
 		return fmt.Errorf("%w: confirm needs a user JID and a transaction id", auth.ErrDenied)
@@ -143,7 +169,9 @@ func (c *Component) Confirm(ctx context.Context, req auth.ConfirmRequest) error 
 	}
 	p := &pendingConfirm{to: req.JID, tid: req.TransactionID, id: randomID(), answer: make(chan error, 1)}
 	// Registered before sending: the answer may arrive before Send returns.
-	c.confirms.add(p)
+	if err := c.confirms.add(p); err != nil {
+		return err
+	}
 	defer c.confirms.remove(p)
 
 	timer := time.NewTimer(c.cfg.ReplyTimeout)

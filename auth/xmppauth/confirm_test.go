@@ -462,3 +462,38 @@ func TestConfirmOtherReplyForms(t *testing.T) {
 		})
 	}
 }
+
+// Made-up transaction ids cannot flood one user: beyond MaxPendingPerUser
+// waiting questions the server says "retry later" instead of asking.
+func TestConfirmFloodIsBounded(t *testing.T) {
+	ctx := testContext(t)
+	client, rec := newUser(t, stack.srv, "flooded", xmppclient.Ignore)
+	const extra = 5
+	results := make(chan error, xmppauth.MaxPendingPerUser+extra)
+	for i := 0; i < xmppauth.MaxPendingPerUser+extra; i++ {
+		go func() {
+			results <- stack.short.Confirm(ctx, auth.ConfirmRequest{JID: client.JID(), TransactionID: fmt.Sprintf("flood-%d", i), Method: "GET", URL: "u"})
+		}()
+	}
+	var unavailable, denied int
+	for i := 0; i < xmppauth.MaxPendingPerUser+extra; i++ {
+		switch err := <-results; {
+		case errors.Is(err, auth.ErrUnavailable):
+			unavailable++
+		case errors.Is(err, auth.ErrDenied):
+			denied++
+		default:
+			t.Errorf("Confirm = %v", err)
+		}
+	}
+	if unavailable != extra || denied != xmppauth.MaxPendingPerUser {
+		t.Errorf("%d refused, %d asked and timed out; want %d and %d", unavailable, denied, extra, xmppauth.MaxPendingPerUser)
+	}
+	if n := len(rec.Asked()); n > xmppauth.MaxPendingPerUser {
+		t.Errorf("the user was asked %d times, bound %d", n, xmppauth.MaxPendingPerUser)
+	}
+	// Once those have ended, the user can be asked again.
+	if err := stack.short.Confirm(ctx, auth.ConfirmRequest{JID: client.JID(), TransactionID: "after-flood", Method: "GET", URL: "u"}); !errors.Is(err, auth.ErrDenied) {
+		t.Errorf("after the flood: %v, want ErrDenied (asked, not answered)", err)
+	}
+}
