@@ -1,10 +1,21 @@
 package mediasvc
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
+	"io"
+	"mime"
+	"net"
 	"net/http"
+	"net/url"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/xmppmedia/mediaserver/auth"
 )
 
 // TestEntityDecodedOnce: a channel whose JID has a '%' is named by
@@ -35,6 +46,594 @@ func TestEntityDecodedOnce(t *testing.T) {
 		resp, _ := e.do("GET", tc.path, "", nil, http.Header{"Authorization": {ownerCred}})
 		if resp.StatusCode != tc.want {
 			t.Errorf("GET %s = %d, want %d", tc.path, resp.StatusCode, tc.want)
+		}
+	}
+}
+
+// The permission matrix: every read route against everyone who may not
+// read a private channel, and every change against everyone who may not
+// make it, over real HTTP with the fixture's stand-ins. Statuses are
+// checked, and so is what an attacker would look for: the bytes, ids,
+// names and validators in the answer, and the state afterwards.
+
+const eve = "eve@example.com" // unaffiliated with every channel; confirms her requests
+
+// actor is one way of sending a request: who, and how they authenticate.
+type actor struct {
+	name   string
+	header string // Authorization value; "" sends none
+	query  string // auth= value, used instead of the header when set
+	// asksUser: a refusal of this actor may cost a confirmation (the
+	// affiliation allows the operation but the user denies); otherwise
+	// the user must not be disturbed.
+	asksUser bool
+}
+
+func basic(jidAndTID string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(jidAndTID))
+}
+
+func rawB64(jidAndTID string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(jidAndTID))
+}
+
+var (
+	anonymous     = actor{name: "anonymous"}
+	unaffiliated  = actor{name: "unaffiliated", header: "Basic " + cred(eve)}
+	unaffiliatedQ = actor{name: "unaffiliated (auth=)", query: rawB64(eve + "/phone:tid-eve")}
+	outcast       = actor{name: "outcast", header: "Basic " + cred(mallory)}
+	// Credentials that name a user with rights but whose confirmation the
+	// user refuses (a stolen or replayed transaction id).
+	denyingMember = actor{name: "denying member", header: basic(carol + "/phone:tid-stolen"), asksUser: true}
+	denyingOwner  = actor{name: "denying owner", header: basic(alice + "/phone:tid-stolen"), asksUser: true}
+	denyingOwnerQ = actor{name: "denying owner (auth=)", query: rawB64(alice + "/phone:tid-stolen"), asksUser: true}
+	otherResource = actor{name: "owner's tid from another resource", header: basic(alice + "/laptop:tid-alice"), asksUser: true}
+	denyingPub    = actor{name: "denying publisher", header: basic(bob + "/phone:tid-stolen"), asksUser: true}
+	denyingMod    = actor{name: "denying moderator", header: basic(dave + "/phone:tid-stolen"), asksUser: true}
+	member        = actor{name: "member", header: "Basic " + cred(carol)}
+)
+
+func (a actor) wantStatus() int {
+	if a.header == "" && a.query == "" {
+		return http.StatusUnauthorized
+	}
+	return http.StatusForbidden
+}
+
+// doAs sends a request as a.
+func (e *env) doAs(a actor, method, path string, body io.Reader, header http.Header) (*http.Response, []byte) {
+	e.t.Helper()
+	h := http.Header{}
+	for k, v := range header {
+		h[k] = v
+	}
+	if a.query != "" {
+		sep := "?"
+		if strings.Contains(path, "?") {
+			sep = "&"
+		}
+		path += sep + "auth=" + a.query
+	} else if a.header != "" {
+		h.Set("Authorization", a.header)
+	}
+	return e.do(method, path, "", body, h)
+}
+
+// refusedCleanly fails unless resp is the refusal a should get and
+// carries nothing of the item: no validators, no ranges, no file name,
+// and a body that is only a JSON error.
+func refusedCleanly(t *testing.T, a actor, what string, resp *http.Response, body []byte, secrets ...string) {
+	t.Helper()
+	if resp.StatusCode != a.wantStatus() {
+		t.Errorf("%s as %s: %d, want %d", what, a.name, resp.StatusCode, a.wantStatus())
+	}
+	for _, k := range []string{"ETag", "Last-Modified", "Content-Range", "Content-Disposition", "Location"} {
+		if v := resp.Header.Get(k); v != "" {
+			t.Errorf("%s as %s: refusal carries %s: %q", what, a.name, k, v)
+		}
+	}
+	if cc := resp.Header.Get("Cache-Control"); cc != "no-store" {
+		t.Errorf("%s as %s: refusal Cache-Control %q, want no-store", what, a.name, cc)
+	}
+	if resp.Request.Method != http.MethodHead {
+		var m map[string]string
+		if err := json.Unmarshal(body, &m); err != nil || len(m) != 1 || m["error"] == "" {
+			t.Errorf("%s as %s: refusal body is not a JSON error: %q", what, a.name, body)
+		}
+	}
+	for _, s := range secrets {
+		if s != "" && bytes.Contains(body, []byte(s)) {
+			t.Errorf("%s as %s: refusal body contains %q", what, a.name, s)
+		}
+	}
+}
+
+func TestNoPrivateReadsForOutsiders(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.AvatarsPublic = false })
+	e.confirm.Accept(eve+"/phone", "tid-eve")
+	status, photo := e.upload("/"+privateChan, bob, jpegImage(t, 600, 400), "image/jpeg",
+		part{name: "title", value: "secrettitle"}, part{name: "filename", value: "secretname.jpg"})
+	if status != http.StatusCreated {
+		t.Fatalf("upload: %d", status)
+	}
+	text := e.mustUpload(privateChan, bob, []byte("SECRETBYTES of a private channel"), "text/plain")
+	body, ct := multipartBody(t, part{name: "data", file: jpegImage(t, 80, 80)}, part{name: "content-type", value: "image/jpeg"})
+	resp, b := e.do("PUT", "/"+privateChan+"/avatar", alice, body, http.Header{"Content-Type": {ct}})
+	var avatar mediaJSON
+	if resp.StatusCode != http.StatusCreated || json.Unmarshal(b, &avatar) != nil {
+		t.Fatalf("avatar: %d %s", resp.StatusCode, b)
+	}
+	// One preview made on demand and stored, so both a stored and an
+	// unmade preview are probed.
+	if resp, _ := e.do("GET", "/"+privateChan+"/"+photo.ID+"?maxwidth=100", alice, nil, nil); resp.StatusCode != 200 {
+		t.Fatalf("preview as owner: %d", resp.StatusCode)
+	}
+	resp, _ = e.do("GET", "/"+privateChan+"/"+text.ID, alice, nil, nil)
+	etag := resp.Header.Get("ETag")
+	future := time.Now().Add(time.Hour).UTC().Format(http.TimeFormat)
+
+	p := "/" + privateChan
+	type probe struct {
+		name, method, path string
+		header             http.Header
+	}
+	probes := []probe{
+		{"list", "GET", p, nil},
+		{"list page", "GET", p + "?max=1", nil},
+		{"list after", "GET", p + "?after=" + photo.ID, nil},
+		{"file", "GET", p + "/" + text.ID, nil},
+		{"file, literal-free path", "GET", "/alice%40example.com/" + text.ID, nil},
+		{"image", "GET", p + "/" + photo.ID, nil},
+		{"HEAD", "HEAD", p + "/" + text.ID, nil},
+		{"range", "GET", p + "/" + text.ID, http.Header{"Range": {"bytes=0-5"}}},
+		{"suffix range", "GET", p + "/" + text.ID, http.Header{"Range": {"bytes=-5"}}},
+		{"unsatisfiable range", "GET", p + "/" + text.ID, http.Header{"Range": {"bytes=9999-"}}},
+		{"If-None-Match (a 304 would confirm the item)", "GET", p + "/" + text.ID, http.Header{"If-None-Match": {etag}}},
+		{"If-Modified-Since", "GET", p + "/" + text.ID, http.Header{"If-Modified-Since": {future}}},
+		{"stored preview", "GET", p + "/" + photo.ID + "?maxwidth=100", nil},
+		{"device preview", "GET", p + "/" + photo.ID + "?maxwidth=240&maxheight=320", nil},
+		{"unmade preview", "GET", p + "/" + photo.ID + "?maxwidth=1000", nil},
+		{"preview HEAD", "HEAD", p + "/" + photo.ID + "?maxwidth=100", nil},
+		{"preview of a non-image", "GET", p + "/" + text.ID + "?maxwidth=100", nil},
+		{"metadata", "GET", p + "/" + photo.ID + "/metadata", nil},
+		{"avatar", "GET", p + "/avatar", nil},
+		{"avatar HEAD", "HEAD", p + "/avatar", nil},
+		{"avatar range", "GET", p + "/avatar", http.Header{"Range": {"bytes=0-1"}}},
+		{"avatar metadata", "GET", p + "/avatar/metadata", nil},
+		{"avatar preview", "GET", p + "/avatar?maxwidth=64", nil},
+		{"avatar by id", "GET", p + "/" + avatar.ID, nil},
+		// A missing item answers like an existing one: no probing for ids.
+		{"missing item", "GET", p + "/AAAAAAAAAAAAAAAAAAAA", nil},
+		{"missing metadata", "GET", p + "/AAAAAAAAAAAAAAAAAAAA/metadata", nil},
+		{"missing preview", "GET", p + "/AAAAAAAAAAAAAAAAAAAA?maxwidth=10", nil},
+	}
+	secrets := []string{photo.ID, text.ID, avatar.ID, "secrettitle", "secretname", "SECRETBYTES", photo.ShaChecksum, "\xff\xd8", "\x89PNG", bob}
+
+	filesBefore := fileSet(e)
+	for _, a := range []actor{anonymous, unaffiliated, unaffiliatedQ, outcast, denyingMember, denyingOwner, denyingOwnerQ, otherResource} {
+		for _, pr := range probes {
+			asked := e.confirm.Count()
+			resp, b := e.doAs(a, pr.method, pr.path, nil, pr.header)
+			refusedCleanly(t, a, pr.name, resp, b, secrets...)
+			if !a.asksUser && e.confirm.Count() != asked {
+				t.Errorf("%s as %s: the user was asked to confirm a request refused anyway", pr.name, a.name)
+			}
+		}
+	}
+	if after := fileSet(e); !equalSets(filesBefore, after) {
+		t.Errorf("refused reads changed the store (preview work for outsiders?): %d files before, %d after", len(filesBefore), len(after))
+	}
+	// The matrix is not vacuous: those who may read, can.
+	for _, u := range []string{alice, bob, carol, dave} {
+		resp, b := e.do("GET", p+"/"+text.ID, u, nil, nil)
+		if resp.StatusCode != 200 || !bytes.HasPrefix(b, []byte("SECRETBYTES")) {
+			t.Errorf("%s reading: %d", u, resp.StatusCode)
+		}
+		if resp, _ := e.do("GET", p+"/avatar", u, nil, nil); resp.StatusCode != 200 {
+			t.Errorf("%s reading the avatar: %d", u, resp.StatusCode)
+		}
+	}
+}
+
+// fileSet is the blob store's files.
+func fileSet(e *env) map[string]bool {
+	out := map[string]bool{}
+	for _, f := range e.blobFiles() {
+		out[f] = true
+	}
+	return out
+}
+
+func equalSets(a, b map[string]bool) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k := range a {
+		if !b[k] {
+			return false
+		}
+	}
+	return true
+}
+
+// channelState is everything a change could alter, as the owner sees it.
+type channelState struct {
+	list, item, avatar string
+	files              map[string]bool
+}
+
+func (e *env) stateOf(ch, id string) channelState {
+	e.t.Helper()
+	_, list := e.do("GET", "/"+ch+"?max=1000", alice, nil, nil)
+	_, item := e.do("GET", "/"+ch+"/"+id+"/metadata", alice, nil, nil)
+	_, avatar := e.do("GET", "/"+ch+"/avatar/metadata", alice, nil, nil)
+	return channelState{list: string(list), item: string(item), avatar: string(avatar), files: fileSet(e)}
+}
+
+func (e *env) sameState(what string, before channelState, ch, id string) {
+	e.t.Helper()
+	after := e.stateOf(ch, id)
+	if after.list != before.list || after.item != before.item || after.avatar != before.avatar || !equalSets(after.files, before.files) {
+		e.t.Errorf("%s changed the channel:\nlist   %s\n    -> %s\nitem   %s\n    -> %s\navatar %s\n    -> %s\nfiles %d -> %d",
+			what, before.list, after.list, before.item, after.item, before.avatar, after.avatar, len(before.files), len(after.files))
+	}
+	if pending, _ := e.srv.meta.Pending(e.t.(*testing.T).Context(), time.Now().Add(time.Hour)); len(pending) != 0 {
+		e.t.Errorf("%s left %d pending uploads", what, len(pending))
+	}
+}
+
+func TestNoChangesByOutsiders(t *testing.T) {
+	e := newEnv(t)
+	e.confirm.Accept(eve+"/phone", "tid-eve")
+	for _, ch := range []string{privateChan, openChan} {
+		item := e.mustUpload(ch, bob, []byte("bob's file"), "text/plain")
+		body, ct := multipartBody(t, part{name: "data", file: jpegImage(t, 60, 60)}, part{name: "content-type", value: "image/jpeg"})
+		if resp, _ := e.do("PUT", "/"+ch+"/avatar", alice, body, http.Header{"Content-Type": {ct}}); resp.StatusCode != 201 {
+			t.Fatalf("avatar of %s: %d", ch, resp.StatusCode)
+		}
+		p := "/" + ch
+		type change struct {
+			name, method, path string
+			body               func() (io.Reader, string)
+		}
+		multipartUpload := func() (io.Reader, string) {
+			return multipartBody(t, part{name: "data", file: []byte("intruder"), fileName: "x.txt"}, part{name: "content-type", value: "text/plain"})
+		}
+		formUpload := func() (io.Reader, string) {
+			return strings.NewReader("content-type=text%2Fplain&data=aW50cnVkZXI"), "application/x-www-form-urlencoded"
+		}
+		avatarUpload := func() (io.Reader, string) {
+			return multipartBody(t, part{name: "data", file: jpegImage(t, 40, 40)}, part{name: "content-type", value: "image/jpeg"})
+		}
+		retitle := func() (io.Reader, string) {
+			return strings.NewReader("title=pwned&filename=pwned.html"), "application/x-www-form-urlencoded"
+		}
+		retitleMultipart := func() (io.Reader, string) {
+			return multipartBody(t, part{name: "title", value: "pwned"})
+		}
+		none := func() (io.Reader, string) { return nil, "" }
+		uploads := []change{
+			{"upload (multipart)", "POST", p, multipartUpload},
+			{"upload (base64 form)", "POST", p, formUpload},
+			{"set avatar", "PUT", p + "/avatar", avatarUpload},
+		}
+		edits := []change{
+			{"update", "POST", p + "/" + item.ID, retitle},
+			{"update (multipart)", "POST", p + "/" + item.ID, retitleMultipart},
+			{"update avatar", "POST", p + "/avatar", retitle},
+			{"delete", "DELETE", p + "/" + item.ID, none},
+			{"delete avatar", "DELETE", p + "/avatar", none},
+			{"delete missing (no probing)", "DELETE", p + "/AAAAAAAAAAAAAAAAAAAA", none},
+			{"update missing (no probing)", "POST", p + "/AAAAAAAAAAAAAAAAAAAA", retitle},
+		}
+		outsiders := []actor{anonymous, unaffiliated, unaffiliatedQ, outcast, denyingOwner, denyingOwnerQ, otherResource, denyingPub, denyingMod}
+		run := func(actors []actor, changes []change) {
+			for _, a := range actors {
+				for _, c := range changes {
+					before := e.stateOf(ch, item.ID)
+					asked := e.confirm.Count()
+					body, ct := c.body()
+					h := http.Header{}
+					if ct != "" {
+						h.Set("Content-Type", ct)
+					}
+					resp, b := e.doAs(a, c.method, c.path, body, h)
+					refusedCleanly(t, a, ch+": "+c.name, resp, b, "pwned", "intruder")
+					if !a.asksUser && e.confirm.Count() != asked {
+						t.Errorf("%s: %s as %s: the user was asked to confirm a request refused anyway", ch, c.name, a.name)
+					}
+					e.sameState(ch+": "+c.name+" as "+a.name, before, ch, item.ID)
+				}
+			}
+		}
+		// A member reads but changes nothing, not even with a confirmed request.
+		run(append(outsiders, member, denyingMember), uploads)
+		run(append(outsiders, member, denyingMember), edits)
+
+		// Those who may, can: the uploader edits, a moderator deletes.
+		body, ct = retitle()
+		if resp, b := e.do("POST", p+"/"+item.ID, bob, body, http.Header{"Content-Type": {ct}}); resp.StatusCode != 200 || !strings.Contains(string(b), "pwned") {
+			t.Errorf("%s: uploader update: %d %s", ch, resp.StatusCode, b)
+		}
+		if resp, _ := e.do("DELETE", p+"/"+item.ID, dave, nil, nil); resp.StatusCode != 200 {
+			t.Errorf("%s: moderator delete: %d", ch, resp.StatusCode)
+		}
+		if resp, _ := e.do("GET", p+"/"+item.ID, alice, nil, nil); resp.StatusCode != 404 {
+			t.Errorf("%s: deleted item still served: %d", ch, resp.StatusCode)
+		}
+	}
+
+	// An uploader who has since been made an outcast keeps no rights over
+	// the item.
+	item := e.mustUpload(privateChan, bob, []byte("before the ban"), "text/plain")
+	e.channels.Set(privateChan, "whitelist", map[string]auth.Affiliation{alice: auth.AffOwner, bob: auth.AffOutcast})
+	before := e.stateOf(privateChan, item.ID)
+	body, ct := multipartBody(t, part{name: "title", value: "pwned"})
+	resp, _ := e.do("POST", "/"+privateChan+"/"+item.ID, bob, body, http.Header{"Content-Type": {ct}})
+	resp2, _ := e.do("DELETE", "/"+privateChan+"/"+item.ID, bob, nil, nil)
+	if resp.StatusCode != 403 || resp2.StatusCode != 403 {
+		t.Errorf("banned uploader: update %d, delete %d, want 403", resp.StatusCode, resp2.StatusCode)
+	}
+	e.sameState("banned uploader", before, privateChan, item.ID)
+}
+
+// rawExchange writes req on a fresh connection to addr while reading the
+// answer (the server may answer and close before the request is all
+// sent), and returns the status, or 0 if the server closed without one.
+func rawExchange(t *testing.T, addr string, req []byte) (int, []byte) {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	go func() {
+		conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		conn.Write(req)
+	}()
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		return 0, nil
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	return resp.StatusCode, b
+}
+
+// TestOversizedEverything: every size a client controls is bounded, and
+// going over is a 4xx that stores nothing, answered by the http.Server the
+// binary runs (HTTPServer).
+func TestOversizedEverything(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.MaxUploadBytes = 1 << 20 })
+	addr := serveWithTimeouts(t, e, DefaultTimeouts())
+	authz := "Authorization: Basic " + cred(alice) + "\r\n"
+	request := func(method, target, headers string, body []byte) []byte {
+		return append([]byte(fmt.Sprintf("%s %s HTTP/1.1\r\nHost: x\r\n%sContent-Length: %d\r\nConnection: close\r\n\r\n", method, target, headers, len(body))), body...)
+	}
+	multipartParts := func(n int) []byte {
+		var b strings.Builder
+		for i := 0; i < n; i++ {
+			fmt.Fprintf(&b, "--B\r\nContent-Disposition: form-data; name=\"f%d\"\r\n\r\nv\r\n", i)
+		}
+		b.WriteString("--B\r\nContent-Disposition: form-data; name=\"data\"\r\n\r\nx\r\n--B--\r\n")
+		return []byte(b.String())
+	}
+	multipartField := func(name, value string) []byte {
+		return []byte("--B\r\nContent-Disposition: form-data; name=\"" + name + "\"\r\n\r\n" + value + "\r\n" +
+			"--B\r\nContent-Disposition: form-data; name=\"content-type\"\r\n\r\ntext/plain\r\n" +
+			"--B\r\nContent-Disposition: form-data; name=\"data\"\r\n\r\nx\r\n--B--\r\n")
+	}
+	mpHeader := authz + "Content-Type: multipart/form-data; boundary=B\r\n"
+	formHeader := authz + "Content-Type: application/x-www-form-urlencoded\r\n"
+	manyFields := strings.Repeat("x=1&", 1000) + "content-type=text%2Fplain&data=eA"
+	base64OverLimit := "content-type=text%2Fplain&data=" + strings.Repeat("QUFB", (1<<20)/3+10)
+	p := "/" + privateChan
+	for _, tc := range []struct {
+		name string
+		req  []byte
+		want int
+	}{
+		{"1 MB header", request("GET", p, "X-Big: "+strings.Repeat("a", 1<<20)+"\r\n", nil), http.StatusRequestHeaderFieldsTooLarge},
+		{"many headers", request("GET", p, strings.Repeat("X-A: b\r\n", 20000), nil), http.StatusRequestHeaderFieldsTooLarge},
+		{"100 kB request target", request("GET", "/"+strings.Repeat("a", 100<<10)+"@example.com", "", nil), http.StatusRequestHeaderFieldsTooLarge},
+		{"10000-character JID", request("GET", "/"+strings.Repeat("a", 10000)+"@example.com", "", nil), http.StatusBadRequest},
+		{"10000-character domain", request("GET", "/a@"+strings.Repeat("b", 10000), "", nil), http.StatusBadRequest},
+		{"10000-character media id", request("GET", p+"/"+strings.Repeat("A", 10000), authz, nil), http.StatusNotFound},
+		{"60 kB query", request("GET", p+"?max=1&x="+strings.Repeat("a", 60<<10), authz, nil), http.StatusOK},
+		{"huge max", request("GET", p+"?max=99999999999999999999", authz, nil), http.StatusBadRequest},
+		{"form with 1000 fields", request("POST", p, formHeader, []byte(manyFields)), http.StatusBadRequest},
+		{"multipart with 1000 parts", request("POST", p, mpHeader, multipartParts(1000)), http.StatusBadRequest},
+		{"multipart field name of 100 kB", request("POST", p, mpHeader, multipartField(strings.Repeat("n", 100<<10), "v")), http.StatusBadRequest},
+		{"multipart title of 100 kB", request("POST", p, mpHeader, multipartField("title", strings.Repeat("t", 100<<10))), http.StatusBadRequest},
+		{"form field name of 100 kB", request("POST", p, formHeader, []byte(strings.Repeat("n", 100<<10)+"=v&content-type=text%2Fplain&data=eA")), http.StatusBadRequest},
+		{"form title of 100 kB", request("POST", p, formHeader, []byte("title="+strings.Repeat("t", 100<<10)+"&content-type=text%2Fplain&data=eA")), http.StatusBadRequest},
+		{"form content-type of 100 kB", request("POST", p, formHeader, []byte("content-type="+strings.Repeat("t", 100<<10)+"&data=eA")), http.StatusBadRequest},
+		{"base64 file over the limit", request("POST", p, formHeader, []byte(base64OverLimit)), http.StatusRequestEntityTooLarge},
+		{"update body over 64 kB", request("POST", p+"/AAAAAAAAAAAAAAAAAAAA", formHeader, []byte("title="+strings.Repeat("t", 70<<10))), http.StatusNotFound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			status, body := rawExchange(t, addr, tc.req)
+			if status != tc.want {
+				t.Fatalf("status %d, want %d: %.200s", status, tc.want, body)
+			}
+			if status >= 400 && status != http.StatusRequestHeaderFieldsTooLarge {
+				var m map[string]string
+				if json.Unmarshal(body, &m) != nil || m["error"] == "" {
+					t.Errorf("not a JSON error: %.200s", body)
+				}
+			}
+		})
+	}
+	if n := len(e.blobFiles()); n != 0 {
+		t.Fatalf("oversized requests stored %d files", n)
+	}
+	if resp, b := e.do("GET", p, alice, nil, nil); strings.TrimSpace(string(b)) != "[]" {
+		t.Fatalf("oversized uploads listed: %d %s", resp.StatusCode, b)
+	}
+}
+
+// TestDeclaredOversizeRefusedBeforeTheBody: a Content-Length over the
+// limit is refused at once, without waiting for (or reading) the body.
+func TestDeclaredOversizeRefusedBeforeTheBody(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.MaxUploadBytes = 1 << 20 })
+	addr := serveWithTimeouts(t, e, DefaultTimeouts())
+	for _, ct := range []string{"multipart/form-data; boundary=B", "application/x-www-form-urlencoded"} {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(conn, "POST /%s HTTP/1.1\r\nHost: x\r\nAuthorization: Basic %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n",
+			privateChan, cred(alice), ct, 50<<20)
+		conn.SetReadDeadline(time.Now().Add(3 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		conn.Close()
+		if err != nil {
+			t.Fatalf("%s: no answer without the body: %v", ct, err)
+		}
+		if resp.StatusCode != http.StatusRequestEntityTooLarge {
+			t.Fatalf("%s: %d, want 413", ct, resp.StatusCode)
+		}
+	}
+}
+
+// TestNoHeaderInjectionThroughNames: file names and titles with CR/LF,
+// quotes and semicolons never shape a response header.
+func TestNoHeaderInjectionThroughNames(t *testing.T) {
+	e := newEnv(t)
+	evil := []string{
+		"evil\r\nX-Injected: 1\r\n\r\n<script>.html",
+		"evil\nSet-Cookie: session=stolen.html",
+		"a\"; filename=\"other.exe",
+		"a;filename*=UTF-8''other.exe",
+		"über\r\n.html",
+	}
+	check := func(t *testing.T, id string) {
+		t.Helper()
+		resp, _ := e.do("GET", "/"+openChan+"/"+id, "", nil, nil)
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET: %d", resp.StatusCode)
+		}
+		if resp.Header.Get("X-Injected") != "" || resp.Header.Get("Set-Cookie") != "" {
+			t.Fatalf("header injected: %v", resp.Header)
+		}
+		cd := resp.Header.Get("Content-Disposition")
+		if strings.ContainsAny(cd, "\r\n") {
+			t.Fatalf("Content-Disposition with a line break: %q", cd)
+		}
+		disp, params, err := mime.ParseMediaType(cd)
+		if err != nil || disp != "attachment" || len(params) > 1 {
+			t.Fatalf("Content-Disposition %q parses as %q %v (%v)", cd, disp, params, err)
+		}
+		var m mediaJSON
+		_, b := e.do("GET", "/"+openChan+"/"+id+"/metadata", "", nil, nil)
+		json.Unmarshal(b, &m)
+		if params["filename"] != m.FileName || strings.ContainsAny(m.FileName, "\r\n") {
+			t.Fatalf("served name %q, stored %q", params["filename"], m.FileName)
+		}
+	}
+	for _, name := range evil {
+		t.Run(fmt.Sprintf("%q", name), func(t *testing.T) {
+			// As the filename field, as the data part's own filename, and
+			// as an update.
+			status, m := e.upload("/"+openChan, alice, []byte("<html>"), "text/html", part{name: "filename", value: name}, part{name: "title", value: name})
+			if status != http.StatusCreated {
+				t.Fatalf("upload: %d", status)
+			}
+			if m.Title != name {
+				t.Errorf("title %q stored as %q (a title is data, not a header)", name, m.Title)
+			}
+			check(t, m.ID)
+			body, ct := multipartBody(t, part{name: "data", file: []byte("<html>"), fileName: strings.ReplaceAll(name, "\"", "%22")}, part{name: "content-type", value: "text/html"})
+			resp, b := e.do("POST", "/"+openChan, alice, body, http.Header{"Content-Type": {ct}})
+			if resp.StatusCode == http.StatusCreated {
+				json.Unmarshal(b, &m)
+				check(t, m.ID)
+			}
+			form := url.Values{"filename": {name}}.Encode()
+			resp, _ = e.do("POST", "/"+openChan+"/"+m.ID, alice, strings.NewReader(form), http.Header{"Content-Type": {"application/x-www-form-urlencoded"}})
+			if resp.StatusCode != 200 {
+				t.Fatalf("update: %d", resp.StatusCode)
+			}
+			check(t, m.ID)
+		})
+	}
+}
+
+// TestHostileRanges: many ranges, absurd numbers and garbage never give a
+// 500, a wrong length or bytes outside the file.
+func TestHostileRanges(t *testing.T) {
+	e := newEnv(t)
+	data := []byte("0123456789abcdefghij")
+	m := e.mustUpload(openChan, alice, data, "application/octet-stream")
+	path := "/" + openChan + "/" + m.ID
+	thousand := "bytes=" + strings.TrimSuffix(strings.Repeat("0-0,", 1000), ",")
+	overlapping := "bytes=" + strings.TrimSuffix(strings.Repeat("0-19,", 1000), ",")
+	for _, rh := range []string{
+		thousand, overlapping, "bytes=99999999999999999999-", "bytes=0-99999999999999999999", "bytes=-99999999999999999999",
+		"bytes=9223372036854775807-", "bytes=0-9223372036854775807", "bytes=-9223372036854775807", "bytes=-9223372036854775808",
+		"bytes=9223372036854775806-9223372036854775807", "bytes=--1", "bytes=-", "bytes=1-0", "bytes=+1-+3", "bytes=0x1-2",
+		"bytes= 2-5", "bytes=2-5 ", "BYTES=0-1", "items=0-1", "bytes=", "bytes=-0", "bytes=0-0", "bytes=19-19", "bytes=20-20",
+		"bytes=5", "bytes=1-2-3", strings.Repeat("bytes=0-1", 1000),
+	} {
+		resp, b := e.do("GET", path, "", nil, http.Header{"Range": {rh}})
+		name := rh
+		if len(name) > 40 {
+			name = name[:40] + "..."
+		}
+		switch resp.StatusCode {
+		case http.StatusOK:
+			if !bytes.Equal(b, data) {
+				t.Errorf("%q: 200 with %q", name, b)
+			}
+		case http.StatusPartialContent:
+			var start, end, size int64
+			if _, err := fmt.Sscanf(resp.Header.Get("Content-Range"), "bytes %d-%d/%d", &start, &end, &size); err != nil ||
+				size != int64(len(data)) || start < 0 || end >= size || start > end || !bytes.Equal(b, data[start:end+1]) {
+				t.Errorf("%q: 206 %q with %q", name, resp.Header.Get("Content-Range"), b)
+			}
+		case http.StatusRequestedRangeNotSatisfiable:
+			if resp.Header.Get("Content-Range") != "bytes */20" {
+				t.Errorf("%q: 416 with Content-Range %q", name, resp.Header.Get("Content-Range"))
+			}
+		default:
+			t.Errorf("%q: status %d", name, resp.StatusCode)
+		}
+		if cl := resp.Header.Get("Content-Length"); resp.StatusCode != 416 && cl != fmt.Sprint(len(b)) {
+			t.Errorf("%q: Content-Length %s for %d bytes", name, cl, len(b))
+		}
+	}
+}
+
+// TestHugeIfNoneMatch: a list of thousands of tags (as much as the header
+// limit allows) is answered promptly, matching only a real tag.
+func TestHugeIfNoneMatch(t *testing.T) {
+	e := newEnv(t)
+	m := e.mustUpload(openChan, alice, []byte("x"), "text/plain")
+	path := "/" + openChan + "/" + m.ID
+	resp, _ := e.do("GET", path, "", nil, nil)
+	etag := resp.Header.Get("ETag")
+	var tags []string
+	for i := 0; i < 3000; i++ {
+		tags = append(tags, fmt.Sprintf(`W/"%040d"`, i))
+	}
+	list := strings.Join(tags, ", ")
+	for _, tc := range []struct {
+		name, inm string
+		want      int
+	}{
+		{"no match", list, 200},
+		{"match at the end", list + ", " + etag, 304},
+		{"commas only", strings.Repeat(",", 60000), 200},
+		{"unquoted junk", strings.Repeat("x ", 30000), 200},
+	} {
+		start := time.Now()
+		resp, _ := e.do("GET", path, "", nil, http.Header{"If-None-Match": {tc.inm}})
+		if resp.StatusCode != tc.want {
+			t.Errorf("%s: %d, want %d", tc.name, resp.StatusCode, tc.want)
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("%s: took %v", tc.name, d)
 		}
 	}
 }

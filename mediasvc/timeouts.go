@@ -39,6 +39,12 @@ func (s *Server) HTTPServer(t Timeouts) *http.Server {
 func withIdleDeadlines(t Timeouts, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rc := http.NewResponseController(w)
+		// A shallow copy: the server's own *Request must keep its body,
+		// which net/http inspects after the handler to decide whether to
+		// drain what is left or close the connection. Replacing it made
+		// the server wait for 256 KiB more of a refused upload's body
+		// before sending the refusal.
+		r = r.WithContext(r.Context())
 		if t.BodyIdle > 0 {
 			rc.SetReadDeadline(time.Now().Add(t.BodyIdle))
 			r.Body = &idleReader{ReadCloser: r.Body, rc: rc, idle: t.BodyIdle}
