@@ -1,0 +1,149 @@
+// Drives the demo page in headless Chromium and reports what a person
+// would see, as one JSON line after "RESULT " on stdout. The Go test
+// cmd/mediaserver/browser_test.go starts Prosody and the server, runs this
+// with the URLs below in the environment, and makes the assertions; this
+// script only fails by itself when the page never gets to a state to
+// report on.
+//
+// Environment:
+//   DEMO_PAGE_URL  the page, served from an origin other than the API's
+//   API_URL        the API base URL
+//   CHANNEL        the channel JID to show
+//   AUTH           the auth credential value (the user's client confirms it)
+//   UPLOAD_FILE    an image file to upload through the form
+//   UPLOAD_TITLE   the title to give it
+//   SCREENSHOT     where to save a PNG screenshot after the upload
+//   CHROMIUM       the browser (default /usr/bin/chromium)
+import { chromium } from 'playwright-core';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+function need(name) {
+  const v = process.env[name];
+  if (!v) {
+    console.error(`demo.test.mjs: environment variable ${name} is not set`);
+    process.exit(2);
+  }
+  return v;
+}
+
+const pageURL = need('DEMO_PAGE_URL');
+const apiURL = need('API_URL');
+const channel = need('CHANNEL');
+const authValue = need('AUTH');
+const uploadFile = need('UPLOAD_FILE');
+const uploadTitle = need('UPLOAD_TITLE');
+const screenshot = need('SCREENSHOT');
+const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
+const timeout = 30000;
+
+// Screens of the two classes the previews are made for, then a desktop
+// one for the upload and the screenshot. Small first: a browser that has
+// a larger candidate cached may use it for a smaller screen.
+const viewports = [
+  { name: 'phone 240x320', width: 240, height: 320 },
+  { name: 'phone 320x480', width: 320, height: 480 },
+];
+const desktop = { name: 'desktop 760x900', width: 760, height: 900 };
+
+const userDataDir = mkdtempSync(join(tmpdir(), 'mediaserver-e2e-'));
+const result = { pageURL, apiURL, viewports: [], upload: null, failedRequests: [], consoleErrors: [] };
+
+// What the page shows of each image, read in the page.
+function readImages() {
+  return Array.prototype.map.call(document.querySelectorAll('#media img'), (img) => ({
+    id: img.getAttribute('data-media-id'),
+    alt: img.alt,
+    complete: img.complete,
+    naturalWidth: img.naturalWidth,
+    naturalHeight: img.naturalHeight,
+    currentSrc: img.currentSrc,
+    srcset: img.getAttribute('srcset'),
+    sizes: img.getAttribute('sizes'),
+    loading: img.getAttribute('loading'),
+    widthAttr: img.getAttribute('width'),
+    heightAttr: img.getAttribute('height'),
+  }));
+}
+
+function statusOf(page) {
+  return page.$eval('#status', (el) => ({ state: el.getAttribute('data-state'), text: el.textContent }));
+}
+
+// allLoaded waits until the list has at least n images, each decoded;
+// scrolling each into view as a person would (they load lazily).
+async function allLoaded(page, n) {
+  await page.waitForFunction((n) => document.querySelectorAll('#media img').length >= n, n, { timeout });
+  for (const img of await page.$$('#media img')) {
+    await img.scrollIntoViewIfNeeded({ timeout });
+  }
+  await page.waitForFunction(
+    () => Array.prototype.every.call(document.querySelectorAll('#media img'), (i) => i.complete && i.naturalWidth > 0),
+    null, { timeout });
+}
+
+function watch(page) {
+  page.on('requestfailed', (r) => result.failedRequests.push(`${r.method()} ${r.url()}: ${r.failure() && r.failure().errorText}`));
+  page.on('console', (m) => { if (m.type() === 'error') result.consoleErrors.push(m.text()); });
+  page.on('pageerror', (e) => result.consoleErrors.push(String(e)));
+}
+
+const q = new URLSearchParams({ api: apiURL, channel, auth: authValue });
+const target = `${pageURL}${pageURL.includes('?') ? '&' : '?'}${q}`;
+
+let context;
+let failed = false;
+try {
+  context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    deviceScaleFactor: 1,
+    viewport: viewports[0],
+    timeout,
+  });
+  for (const vp of viewports) {
+    const page = await context.newPage();
+    watch(page);
+    await page.setViewportSize({ width: vp.width, height: vp.height });
+    await page.goto(target, { timeout });
+    await page.waitForFunction(() => ['ready', 'error'].includes(document.getElementById('status').getAttribute('data-state')), null, { timeout });
+    const status = await statusOf(page);
+    if (status.state === 'ready') {
+      await allLoaded(page, 1);
+    }
+    result.viewports.push({ ...vp, status, images: await page.evaluate(readImages) });
+    await page.close();
+  }
+
+  const page = await context.newPage();
+  watch(page);
+  await page.setViewportSize({ width: desktop.width, height: desktop.height });
+  await page.goto(target, { timeout });
+  await page.waitForFunction(() => document.getElementById('status').getAttribute('data-state') === 'ready', null, { timeout });
+  const before = (await page.$$('#media img')).length;
+  await page.setInputFiles('#data', uploadFile);
+  await page.fill('#title', uploadTitle);
+  await page.click('#upload button[type=submit]');
+  await page.waitForFunction(
+    (title) => document.querySelector(`#media img[alt="${title}"]`) !== null ||
+      document.getElementById('status').getAttribute('data-state') === 'error',
+    uploadTitle, { timeout });
+  const status = await statusOf(page);
+  if (status.state !== 'error') {
+    await allLoaded(page, before + 1);
+    await page.evaluate(() => window.scrollTo(0, 0));
+  }
+  await page.screenshot({ path: screenshot, fullPage: true });
+  result.upload = { ...desktop, before, status, images: await page.evaluate(readImages) };
+} catch (err) {
+  failed = true;
+  result.error = String(err && err.stack || err);
+} finally {
+  if (context) await context.close();
+  rmSync(userDataDir, { recursive: true, force: true });
+}
+console.log('RESULT ' + JSON.stringify(result));
+process.exit(failed ? 1 : 0);
