@@ -241,9 +241,7 @@ func (s *Server) start(ctx context.Context) error {
 	var out bytes.Buffer
 	cmd.Stdout = &out
 	cmd.Stderr = &out
-	// Own process group, so a test binary killed by the harness does not
-	// leave the child attached to the terminal's signals.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = procAttr()
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start prosody: %w", err)
 	}
