@@ -59,6 +59,12 @@ func ParseCredentials(authParam, authorization string) (*Credentials, error) {
 	if err != nil || j.Localpart() == "" {
 		return nil, fmt.Errorf("%w: not a user JID", ErrBadCredentials)
 	}
+	// jid.Parse strips one trailing dot of a domain per call: a JID that
+	// does not parse back to itself would name one user here and another
+	// wherever its string is parsed again.
+	if again, err := jid.Parse(j.String()); err != nil || again.String() != j.String() {
+		return nil, fmt.Errorf("%w: not a canonical JID", ErrBadCredentials)
+	}
 	return &Credentials{JID: j, TransactionID: tid}, nil
 }
 

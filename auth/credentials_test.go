@@ -66,6 +66,8 @@ func TestParseCredentials(t *testing.T) {
 		{name: "transaction id too long", param: b64("alice@example.com:" + strings.Repeat("t", maxTransactionID+1)), wantErr: true},
 		{name: "encoded value too long", param: strings.Repeat("A", maxEncodedCredentials+4), wantErr: true},
 		{name: "space in localpart", param: b64("al ice@example.com:t"), wantErr: true},
+		{name: "domain with two trailing dots (does not parse back to itself)", param: b64("alice@example.com..:t"), wantErr: true},
+		{name: "one trailing dot is the same domain", param: b64("alice@example.com.:t"), wantJID: "alice@example.com", wantTID: "t"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := ParseCredentials(tc.param, tc.header)

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -21,6 +22,7 @@ import (
 	"mellium.im/xmpp/jid"
 
 	"github.com/xmppmedia/mediaserver/auth"
+	"github.com/xmppmedia/mediaserver/storage"
 	"github.com/xmppmedia/mediaserver/storage/disk"
 	"github.com/xmppmedia/mediaserver/storage/sqlite"
 	"github.com/xmppmedia/mediaserver/transform"
@@ -51,24 +53,41 @@ func (g *grantAll) last() jid.JID {
 	return g.entity
 }
 
-// serverWith builds a Server on fresh disk and SQLite stores in dir with
-// the given Authorizer (newEnv always uses the fixture's Guard).
-func serverWith(t testing.TB, dir string, cfg Config, authz auth.Authorizer) *Server {
+// stackOptions say how serverWith departs from the fixture.
+type stackOptions struct {
+	auth      auth.Authorizer // required
+	log       *slog.Logger
+	wrapBlobs func(storage.Blobs) storage.Blobs
+	wrapMeta  func(storage.Metadata) storage.Metadata
+}
+
+// serverWith builds a Server on fresh disk and SQLite stores in dir, with
+// what newEnv cannot vary: the Authorizer, the logger, and wrappers
+// around the stores (to inject failures).
+func serverWith(t testing.TB, dir string, cfg Config, o stackOptions) *Server {
 	t.Helper()
+	var blobs storage.Blobs
 	blobs, err := disk.New(disk.Config{Root: filepath.Join(dir, "media")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	meta, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(dir, "media.db")})
+	db, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(dir, "media.db")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { meta.Close() })
+	t.Cleanup(func() { db.Close() })
+	var meta storage.Metadata = db
+	if o.wrapBlobs != nil {
+		blobs = o.wrapBlobs(blobs)
+	}
+	if o.wrapMeta != nil {
+		meta = o.wrapMeta(meta)
+	}
 	images, err := transform.New(transform.DefaultConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(cfg, Deps{Blobs: blobs, Metadata: meta, Images: images, Auth: authz})
+	srv, err := New(cfg, Deps{Blobs: blobs, Metadata: meta, Images: images, Auth: o.auth, Log: o.log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +156,7 @@ func FuzzRoutePaths(f *testing.F) {
 	}
 	dir := f.TempDir()
 	authz := &grantAll{}
-	srv := serverWith(f, dir, DefaultConfig(), authz)
+	srv := serverWith(f, dir, DefaultConfig(), stackOptions{auth: authz})
 	h := srv.Handler()
 	root := filepath.Join(dir, "media")
 	uploadBody, uploadType := multipartBody(f, part{name: "data", file: []byte("fuzz"), fileName: "f.txt"}, part{name: "content-type", value: "text/plain"})
@@ -198,11 +217,12 @@ func FuzzRoutePaths(f *testing.F) {
 		}
 		onlyStoreFiles(t, dir)
 
-		// The fuzzed string as a JID: if it is a valid bare JID, its
-		// percent-encoded form names exactly that channel.
+		// The fuzzed string as a JID: if it is a valid bare JID (one that
+		// parses back to itself), its percent-encoded form names exactly
+		// that channel.
 		candidate := strings.TrimPrefix(target, "/")
 		j, err := jid.Parse(candidate)
-		if err != nil || j.Localpart() == "" || j.Resourcepart() != "" || len(candidate) > maxJIDBytes {
+		if err != nil || j.Localpart() == "" || j.Resourcepart() != "" || !canonicalJID(j) || len(candidate) > maxJIDBytes {
 			return
 		}
 		r, ok = rawRequest("GET", "/"+url.PathEscape(candidate)+"?max=1", nil, nil)

@@ -40,8 +40,10 @@ func TestEntityDecodedOnce(t *testing.T) {
 	}{
 		{"/100%2525@example.com/" + m.ID, 200},
 		{"/100%2525%40example.com/" + m.ID, 200},
-		{"/100%25@example.com/" + m.ID, 403}, // the channel 100%@example.com, not this one
-		{"/alice%2540example.com", 400},      // the domain "alice%40example.com"
+		{"/100%25@example.com/" + m.ID, 403},     // the channel 100%@example.com, not this one
+		{"/alice%2540example.com", 400},          // the domain "alice%40example.com"
+		{"/100%2525@example.com./" + m.ID, 200},  // a trailing dot is the same domain
+		{"/100%2525@example.com../" + m.ID, 400}, // two are no domain (and parsed differently twice)
 	} {
 		resp, _ := e.do("GET", tc.path, "", nil, http.Header{"Authorization": {ownerCred}})
 		if resp.StatusCode != tc.want {

@@ -64,10 +64,19 @@ func entityOf(r *http.Request) (jid.JID, error) {
 		return jid.JID{}, errorf(http.StatusBadRequest, "entity is not a valid bare JID")
 	}
 	j, err := jid.Parse(s)
-	if err != nil || j.Localpart() == "" || j.Resourcepart() != "" {
+	if err != nil || j.Localpart() == "" || j.Resourcepart() != "" || !canonicalJID(j) {
 		return jid.JID{}, errorf(http.StatusBadRequest, "entity is not a valid bare JID")
 	}
 	return j, nil
+}
+
+// canonicalJID reports whether j parses back to itself. jid.Parse strips
+// one trailing dot of a domain per call, so "a@example.." would be stored
+// under "a@example." while the authorizer, parsing that string again, was
+// asked about "a@example".
+func canonicalJID(j jid.JID) bool {
+	again, err := jid.Parse(j.String())
+	return err == nil && again.String() == j.String()
 }
 
 // pathParam returns a path parameter decoded exactly once. chi matches
