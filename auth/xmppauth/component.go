@@ -435,7 +435,7 @@ func (c *Component) handleIQ(t xmlstream.TokenReadEncoder, start *xml.StartEleme
 		if err := decodeStanza(t, start, &r); err != nil {
 			return
 		}
-		c.confirms.resolve(r, true, iq.Type == stanza.ErrorIQ)
+		c.confirms.resolve(r, iq.Type == stanza.ErrorIQ)
 	}
 }
 

@@ -106,12 +106,12 @@ func (t *confirmTable) remove(p *pendingConfirm) {
 	}
 }
 
-// resolve applies a reply to the questions it answers. A reply carrying a
-// confirm element answers by transaction id; an error without one (a
-// server bounce keeps only the stanza id) or an IQ reply without one
-// answers by stanza id. Either way only replies from the asked JID count:
-// anyone else's changes nothing.
-func (t *confirmTable) resolve(r inbound, isIQ, errorType bool) {
+// resolve applies a reply to the questions it answers. Only a reply that
+// carries the transaction id (in its confirm element) can accept; an error
+// without one (a server bounce keeps only the stanza id) denies by stanza
+// id. Either way only replies from the asked JID count: anyone else's
+// changes nothing.
+func (t *confirmTable) resolve(r inbound, errorType bool) {
 	from, err := jid.Parse(r.From)
 	if err != nil {
 		return
@@ -125,7 +125,7 @@ func (t *confirmTable) resolve(r inbound, isIQ, errorType bool) {
 		for p := range t.byTID[r.Confirm.ID] {
 			answered = append(answered, p)
 		}
-	case denied || isIQ:
+	case denied:
 		if p := t.byID[r.ID]; p != nil {
 			answered = append(answered, p)
 		}
@@ -150,7 +150,7 @@ func (c *Component) handleMessage(t xmlstream.TokenReadEncoder, start *xml.Start
 	if err := decodeStanza(t, start, &r); err != nil {
 		return
 	}
-	c.confirms.resolve(r, false, false)
+	c.confirms.resolve(r, false)
 }
 
 // Confirm asks req.JID (exactly as given) whether it made the request
