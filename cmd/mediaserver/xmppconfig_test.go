@@ -92,7 +92,7 @@ func TestProsodyExampleConfig(t *testing.T) {
 			`<pubsub xmlns='http://jabber.org/protocol/pubsub#owner'><affiliations node='` + node + `'>` +
 				`<affiliation jid='` + alice.String() + `' affiliation='owner'/></affiliations></pubsub>`,
 		} {
-			if err := componentIQ(ctx, sess, media, channels, payload); err != nil {
+			if err := setIQ(ctx, sess, jid.MustParse(media), channels, payload); err != nil {
 				t.Fatalf("as the media component (a pubsub admin by the example): %v\n%s", err, p.log())
 			}
 		}
@@ -133,13 +133,14 @@ func TestProsodyExampleConfig(t *testing.T) {
 	}
 }
 
-// componentIQ sends an IQ set from a component and returns an error reply
-// as an error.
-func componentIQ(ctx context.Context, sess *xmpp.Session, from, to, payload string) error {
+// setIQ sends an IQ set with a literal XML payload and returns an error
+// reply as an error. from is required on a component session and zero on a
+// client's (the server stamps it).
+func setIQ(ctx context.Context, sess *xmpp.Session, from jid.JID, to, payload string) error {
 	r := xmlstream.RemoveAttr(func(_ xml.StartElement, a xml.Attr) bool {
 		return a.Name.Space == "" && a.Name.Local == "xmlns" || a.Name.Space == "xmlns"
 	})(xml.NewDecoder(strings.NewReader(payload)))
-	resp, err := sess.SendIQElement(ctx, r, stanza.IQ{Type: stanza.SetIQ, To: jid.MustParse(to), From: jid.MustParse(from)})
+	resp, err := sess.SendIQElement(ctx, r, stanza.IQ{Type: stanza.SetIQ, To: jid.MustParse(to), From: from})
 	if err != nil {
 		return err
 	}
