@@ -3,19 +3,25 @@ package mediasvc
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"mime"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/xmppmedia/mediaserver/auth"
+	"github.com/xmppmedia/mediaserver/storage"
 )
 
 // TestEntityDecodedOnce: a channel whose JID has a '%' is named by
@@ -637,5 +643,273 @@ func TestHugeIfNoneMatch(t *testing.T) {
 		if d := time.Since(start); d > time.Second {
 			t.Errorf("%s: took %v", tc.name, d)
 		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// loggedServer runs srv behind the http.Server the binary uses, on a
+// loopback port, and returns its base URL.
+func loggedServer(t *testing.T, srv *Server) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := srv.HTTPServer(DefaultTimeouts())
+	go hs.Serve(ln)
+	t.Cleanup(func() { hs.Close() })
+	return "http://" + ln.Addr().String()
+}
+
+func send(t *testing.T, method, url string, body io.Reader, header http.Header) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, b
+}
+
+// TestCredentialsNeverLogged: whatever a request's auth parameter or
+// Authorization header holds (valid, denied, malformed), neither it nor
+// its transaction id appears in the log, at the most verbose level,
+// including net/http's own messages.
+func TestCredentialsNeverLogged(t *testing.T) {
+	var logs syncBuffer
+	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	channels, confirm := newFixtureAuth()
+	confirm.Accept(alice+"/phone", "tid-S3cretAccepted")
+	srv := serverWith(t, t.TempDir(), DefaultConfig(), stackOptions{auth: &auth.Guard{Channels: channels, Confirmer: confirm}, log: log})
+	base := loggedServer(t, srv)
+
+	accepted := alice + "/phone:tid-S3cretAccepted"
+	denied := alice + "/phone:tid-S3cretDenied"
+	secrets := []string{"S3cretAccepted", "S3cretDenied", "S3cretMalformed", "S3cretBearer"}
+	var encodings []string
+	for _, c := range []string{accepted, denied} {
+		encodings = append(encodings, base64.StdEncoding.EncodeToString([]byte(c)), base64.RawURLEncoding.EncodeToString([]byte(c)))
+	}
+	body, ct := multipartBody(t, part{name: "data", file: jpegImage(t, 300, 200), fileName: "p.jpg"}, part{name: "content-type", value: "image/jpeg"})
+	resp, b := send(t, "POST", base+"/"+privateChan+"?auth="+encodings[1], body, http.Header{"Content-Type": {ct}})
+	var m mediaJSON
+	if resp.StatusCode != 201 || json.Unmarshal(b, &m) != nil {
+		t.Fatalf("upload with auth=: %d %s", resp.StatusCode, b)
+	}
+	item := base + "/" + privateChan + "/" + m.ID
+	for _, q := range []string{
+		"?auth=" + encodings[0], "?auth=" + encodings[1], "?auth=" + encodings[2], "?auth=" + encodings[3],
+		"?auth=" + url.QueryEscape(encodings[0]) + "&maxwidth=100",
+		"?auth=S3cretMalformed!!", "?auth=" + rawB64("S3cretMalformed"), "?auth=" + encodings[3] + ";x=S3cretMalformed",
+		"?maxwidth=abc&auth=" + encodings[2],
+	} {
+		send(t, "GET", item+q, nil, nil)
+		send(t, "GET", item+"/metadata"+q, nil, nil)
+		send(t, "GET", base+"/"+privateChan+q, nil, nil)
+		send(t, "DELETE", base+"/"+privateChan+"/AAAAAAAAAAAAAAAAAAAA"+q, nil, nil)
+	}
+	for _, h := range []string{"Basic " + encodings[0], "Basic " + encodings[2], "Bearer S3cretBearer", "Basic S3cretMalformed"} {
+		send(t, "GET", item, nil, http.Header{"Authorization": {h}})
+	}
+	out := logs.String()
+	if !strings.Contains(out, "msg=request") || !strings.Contains(out, "status=403") || !strings.Contains(out, "status=400") {
+		t.Fatalf("the log does not show the requests; the test proves nothing:\n%s", out)
+	}
+	for _, s := range append(secrets, encodings...) {
+		if strings.Contains(out, s) {
+			t.Errorf("the log contains %q:\n%s", s, out)
+		}
+	}
+}
+
+// failingBlobs and failingMeta fail every call while on is set, with an
+// error full of internal detail that must never reach a client.
+type failingBlobs struct {
+	storage.Blobs
+	on  *atomic.Bool
+	err error
+}
+
+func (f failingBlobs) Fetch(ctx context.Context, key string) (io.ReadCloser, int64, error) {
+	if f.on.Load() {
+		return nil, 0, f.err
+	}
+	return f.Blobs.Fetch(ctx, key)
+}
+
+func (f failingBlobs) FetchRange(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error) {
+	if f.on.Load() {
+		return nil, f.err
+	}
+	return storage.FetchRange(ctx, f.Blobs, key, offset, length)
+}
+
+func (f failingBlobs) Put(ctx context.Context, key string, r io.Reader) (int64, error) {
+	if f.on.Load() {
+		return 0, f.err
+	}
+	return f.Blobs.Put(ctx, key, r)
+}
+
+type failingMeta struct {
+	storage.Metadata
+	on  *atomic.Bool
+	err error
+}
+
+func (f failingMeta) fail() error {
+	if f.on.Load() {
+		return f.err
+	}
+	return nil
+}
+
+func (f failingMeta) Begin(ctx context.Context, m storage.Media) error {
+	if err := f.fail(); err != nil {
+		return err
+	}
+	return f.Metadata.Begin(ctx, m)
+}
+
+func (f failingMeta) Get(ctx context.Context, entity, id string) (storage.Media, error) {
+	if err := f.fail(); err != nil {
+		return storage.Media{}, err
+	}
+	return f.Metadata.Get(ctx, entity, id)
+}
+
+func (f failingMeta) Avatar(ctx context.Context, entity string) (storage.Media, error) {
+	if err := f.fail(); err != nil {
+		return storage.Media{}, err
+	}
+	return f.Metadata.Avatar(ctx, entity)
+}
+
+func (f failingMeta) List(ctx context.Context, entity string, page storage.Page) ([]storage.Media, error) {
+	if err := f.fail(); err != nil {
+		return nil, err
+	}
+	return f.Metadata.List(ctx, entity, page)
+}
+
+func (f failingMeta) Ping(ctx context.Context) error {
+	if err := f.fail(); err != nil {
+		return err
+	}
+	return f.Metadata.Ping(ctx)
+}
+
+// TestStoreErrorsStayInside: when the stores fail with messages full of
+// internal detail, every route answers a bare JSON error (500, or 503 with
+// Retry-After for an outage), and the detail goes to the log only.
+func TestStoreErrorsStayInside(t *testing.T) {
+	const detail = "open /srv/secret-volume/m/ab: input/output error on sda3 (pq: password authentication failed for user mediasrv)"
+	for _, tc := range []struct {
+		name    string
+		err     error
+		status  int
+		message string
+	}{
+		{"unexpected failure", errors.New(detail), 500, "internal error"},
+		{"outage", fmt.Errorf("%s: %w", detail, storage.ErrUnavailable), 503, "storage unavailable, retry later"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs syncBuffer
+			log := slog.New(slog.NewTextHandler(&logs, nil))
+			on := &atomic.Bool{}
+			channels, confirm := newFixtureAuth()
+			srv := serverWith(t, t.TempDir(), DefaultConfig(), stackOptions{
+				auth:      &auth.Guard{Channels: channels, Confirmer: confirm},
+				log:       log,
+				wrapBlobs: func(b storage.Blobs) storage.Blobs { return failingBlobs{Blobs: b, on: on, err: tc.err} },
+				wrapMeta:  func(m storage.Metadata) storage.Metadata { return failingMeta{Metadata: m, on: on, err: tc.err} },
+			})
+			base := loggedServer(t, srv)
+			authz := http.Header{"Authorization": {"Basic " + cred(alice)}}
+			body, ct := multipartBody(t, part{name: "data", file: jpegImage(t, 200, 100), fileName: "p.jpg"}, part{name: "content-type", value: "image/jpeg"})
+			h := http.Header{"Content-Type": {ct}, "Authorization": authz["Authorization"]}
+			resp, b := send(t, "POST", base+"/"+privateChan, body, h)
+			var m mediaJSON
+			if resp.StatusCode != 201 || json.Unmarshal(b, &m) != nil {
+				t.Fatalf("upload: %d %s", resp.StatusCode, b)
+			}
+			on.Store(true)
+			item := base + "/" + privateChan + "/" + m.ID
+			upload := func() (io.Reader, string) {
+				return multipartBody(t, part{name: "data", file: []byte("x"), fileName: "x.txt"}, part{name: "content-type", value: "text/plain"})
+			}
+			for _, r := range []struct {
+				name, method, url string
+				body              func() (io.Reader, string)
+			}{
+				{"list", "GET", base + "/" + privateChan, nil},
+				{"file", "GET", item, nil},
+				{"HEAD", "HEAD", item, nil},
+				{"preview", "GET", item + "?maxwidth=50", nil},
+				{"metadata", "GET", item + "/metadata", nil},
+				{"avatar", "GET", base + "/" + privateChan + "/avatar", nil},
+				{"upload", "POST", base + "/" + privateChan, upload},
+				{"set avatar", "PUT", base + "/" + privateChan + "/avatar", upload},
+				{"update", "POST", item, func() (io.Reader, string) { return strings.NewReader("title=x"), "application/x-www-form-urlencoded" }},
+				{"delete", "DELETE", item, nil},
+			} {
+				hdr := http.Header{"Authorization": authz["Authorization"]}
+				var rb io.Reader
+				if r.body != nil {
+					var ct string
+					rb, ct = r.body()
+					hdr.Set("Content-Type", ct)
+				}
+				resp, b := send(t, r.method, r.url, rb, hdr)
+				if resp.StatusCode != tc.status {
+					t.Errorf("%s: %d, want %d", r.name, resp.StatusCode, tc.status)
+				}
+				if r.method != "HEAD" && string(b) != `{"error":"`+tc.message+`"}`+"\n" {
+					t.Errorf("%s: body %q", r.name, b)
+				}
+				if tc.status == 503 && resp.Header.Get("Retry-After") == "" {
+					t.Errorf("%s: 503 without Retry-After", r.name)
+				}
+				for k, vs := range resp.Header {
+					for _, v := range vs {
+						if strings.Contains(v, "secret") || strings.Contains(v, "sda3") {
+							t.Errorf("%s: header %s leaks %q", r.name, k, v)
+						}
+					}
+				}
+			}
+			resp, b = send(t, "GET", base+"/readyz", nil, nil)
+			if resp.StatusCode != 503 || strings.Contains(string(b), "sda3") {
+				t.Errorf("readyz: %d %s", resp.StatusCode, b)
+			}
+			if !strings.Contains(logs.String(), "sda3") {
+				t.Errorf("the operator's log lacks the internal error:\n%s", logs.String())
+			}
+		})
 	}
 }
