@@ -118,6 +118,17 @@ try {
     await page.close();
   }
 
+  // The same page without the credential: the private channel must stay
+  // private. The 401 it gets is expected, so this page is not watched.
+  {
+    const page = await context.newPage();
+    const anonymous = `${pageURL}${pageURL.includes('?') ? '&' : '?'}${new URLSearchParams({ api: apiURL, channel })}`;
+    await page.goto(anonymous, { timeout });
+    await page.waitForFunction(() => ['ready', 'error'].includes(document.getElementById('status').getAttribute('data-state')), null, { timeout });
+    result.anonymous = { name: 'no credential', status: await statusOf(page), images: await page.evaluate(readImages) };
+    await page.close();
+  }
+
   const page = await context.newPage();
   watch(page);
   await page.setViewportSize({ width: desktop.width, height: desktop.height });

@@ -122,6 +122,7 @@ func startDemoStack(t *testing.T) *opsStack {
 // browserReport is what e2e/demo.test.mjs prints after "RESULT ".
 type browserReport struct {
 	Viewports []browserView `json:"viewports"`
+	Anonymous *browserView  `json:"anonymous"`
 	Upload    *struct {
 		browserView
 		Before int `json:"before"`
@@ -283,6 +284,17 @@ func TestDemoPageInBrowser(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("no credential", func(t *testing.T) {
+		v := report.Anonymous
+		if v == nil {
+			t.Fatal("no report for the page without a credential")
+		}
+		if v.Status.State != "error" || !strings.Contains(v.Status.Text, "401") || len(v.Images) != 0 {
+			t.Errorf("without the credential the page shows %d images, status %s %q; want none and the 401",
+				len(v.Images), v.Status.State, v.Status.Text)
+		}
+	})
 
 	t.Run("upload", func(t *testing.T) {
 		up := report.Upload
