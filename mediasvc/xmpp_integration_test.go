@@ -85,7 +85,7 @@ func newXMPPEnv(t testing.TB, channelTTL time.Duration) *xmppEnv {
 	t.Cleanup(cancel)
 	srv, err := localxmpp.Start(ctx, localxmpp.Options{})
 	if err != nil {
-		t.Fatalf("start Prosody (apt-get install -y prosody): %v", err)
+		t.Fatalf("start Prosody: %v", err)
 	}
 	t.Cleanup(srv.Stop)
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))

@@ -397,36 +397,44 @@ func (c *Component) info() discoInfoQuery {
 	return q
 }
 
+// handleIQ answers disco#info, disco#items and ping, takes IQ answers to
+// confirmation requests, and refuses everything else. mellium sends its
+// default error reply only for jabber:client and jabber:server streams,
+// so on this component stream every get or set is answered here.
 func (c *Component) handleIQ(t xmlstream.TokenReadEncoder, start *xml.StartElement) {
 	iq, err := stanza.NewIQ(*start)
 	if err != nil {
 		return
 	}
 	switch iq.Type {
-	case stanza.GetIQ:
+	case stanza.GetIQ, stanza.SetIQ:
 		// The handler's reader starts after the stanza's start element.
 		payload, ok := nextStart(t)
 		if !ok {
+			c.writeIQError(t, iq, stanza.BadRequest)
 			return
 		}
 		node := attrValue(payload, "node")
-		switch payload.Name {
-		case xml.Name{Space: NSDiscoInfo, Local: "query"}:
+		switch {
+		case iq.Type != stanza.GetIQ:
+			c.writeIQError(t, iq, stanza.ServiceUnavailable)
+		case payload.Name == xml.Name{Space: NSDiscoInfo, Local: "query"}:
 			if node != "" {
 				c.writeIQError(t, iq, stanza.ItemNotFound)
 				return
 			}
 			c.writeIQResult(t, iq, c.info())
-		case xml.Name{Space: NSDiscoItems, Local: "query"}:
+		case payload.Name == xml.Name{Space: NSDiscoItems, Local: "query"}:
 			if node != "" {
 				c.writeIQError(t, iq, stanza.ItemNotFound)
 				return
 			}
 			c.writeIQResult(t, iq, discoItemsQuery{})
-		case xml.Name{Space: NSPing, Local: "ping"}:
+		case payload.Name == xml.Name{Space: NSPing, Local: "ping"}:
 			c.writeIQResult(t, iq, nil)
+		default:
+			c.writeIQError(t, iq, stanza.ServiceUnavailable)
 		}
-		// Anything else gets the session's default service-unavailable.
 	case stanza.ResultIQ, stanza.ErrorIQ:
 		// Replies to the component's own IQs are routed by the session and
 		// never get here; this is a client answering a confirm message with

@@ -89,6 +89,31 @@ func TestDiscoInfo(t *testing.T) {
 			}
 		})
 	}
+	t.Run("other questions", func(t *testing.T) {
+		tests := []struct {
+			name    string
+			payload xml.StartElement
+			typ     stanza.IQType
+			want    stanza.Condition // "" for a result
+		}{
+			{"disco#items", xml.StartElement{Name: xml.Name{Space: xmppauth.NSDiscoItems, Local: "query"}}, stanza.GetIQ, ""},
+			{"disco#info of a node", xml.StartElement{Name: xml.Name{Space: xmppauth.NSDiscoInfo, Local: "query"}, Attr: []xml.Attr{{Name: xml.Name{Local: "node"}, Value: "x"}}}, stanza.GetIQ, stanza.ItemNotFound},
+			{"unknown get", xml.StartElement{Name: xml.Name{Space: "urn:example:nothing", Local: "q"}}, stanza.GetIQ, stanza.ServiceUnavailable},
+			{"unknown set", xml.StartElement{Name: xml.Name{Space: "urn:example:nothing", Local: "q"}}, stanza.SetIQ, stanza.ServiceUnavailable},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				err := client.Session().UnmarshalIQElement(ctx, xmlstream.Wrap(nil, tt.payload), stanza.IQ{Type: tt.typ, To: stack.discovering.JID()}, nil)
+				var se stanza.Error
+				switch {
+				case tt.want == "" && err != nil:
+					t.Errorf("got %v, want a result", err)
+				case tt.want != "" && (!errors.As(err, &se) || se.Condition != tt.want):
+					t.Errorf("got %v, want %s", err, tt.want)
+				}
+			})
+		}
+	})
 	t.Run("ping", func(t *testing.T) {
 		resp, err := client.Session().SendIQElement(ctx,
 			xmlstream.Wrap(nil, xml.StartElement{Name: xml.Name{Space: xmppauth.NSPing, Local: "ping"}}),
@@ -495,5 +520,44 @@ func TestConfirmFloodIsBounded(t *testing.T) {
 	// Once those have ended, the user can be asked again.
 	if err := stack.short.Confirm(ctx, auth.ConfirmRequest{JID: client.JID(), TransactionID: "after-flood", Method: "GET", URL: "u"}); !errors.Is(err, auth.ErrDenied) {
 		t.Errorf("after the flood: %v, want ErrDenied (asked, not answered)", err)
+	}
+}
+
+// Many users, many concurrent questions each: every answer reaches the
+// question it belongs to.
+func TestConfirmConcurrentUsers(t *testing.T) {
+	ctx := testContext(t)
+	const users, perUser = 6, 15
+	type u struct {
+		client *xmppclient.Client
+		answer xmppclient.Answer
+	}
+	var all []u
+	for i := 0; i < users; i++ {
+		answer := xmppclient.Accept
+		if i%2 == 1 {
+			answer = xmppclient.Deny
+		}
+		c, _ := newUser(t, stack.srv, "busy", answer)
+		all = append(all, u{c, answer})
+	}
+	var wg sync.WaitGroup
+	errs := make(chan string, users*perUser)
+	for _, usr := range all {
+		for j := 0; j < perUser; j++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				err := stack.configured.Confirm(ctx, auth.ConfirmRequest{JID: usr.client.JID(), TransactionID: fmt.Sprintf("busy-%d", j), Method: "GET", URL: "u"})
+				if (usr.answer == xmppclient.Accept) != (err == nil) || (err != nil && !errors.Is(err, auth.ErrDenied)) {
+					errs <- fmt.Sprintf("%s (%s) transaction %d: %v", usr.client.JID(), usr.answer, j, err)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
 	}
 }
