@@ -74,11 +74,8 @@ const minScaledRatio = 1.5
 
 // jpegScale picks the shrink (8, 4, 2, or 1 for a full decode) for a w x h
 // JPEG from which an output of need is wanted.
-func jpegScale(w, h int, need image.Point, progressive bool) int {
+func jpegScale(w, h int, need image.Point) int {
 	for _, s := range []int{8, 4, 2} {
-		if progressive && s != 8 {
-			continue // jpegscale decodes progressive files at 1/8 only
-		}
 		sw, sh := (w+s-1)/s, (h+s-1)/s
 		if float64(sw) >= minScaledRatio*float64(need.X) && float64(sh) >= minScaledRatio*float64(need.Y) {
 			return s
@@ -92,7 +89,7 @@ func jpegScale(w, h int, need image.Point, progressive bool) int {
 func decodeJPEG(rr *replayReader, h *header, need image.Point) (image.Image, error) {
 	d, err := jpegscale.NewDecoder(rr)
 	if err == nil {
-		if s := jpegScale(h.width, h.height, need, d.Progressive()); s > 1 {
+		if s := jpegScale(h.width, h.height, need); s > 1 {
 			rr.stopRecording()
 			img, err := d.Decode(s)
 			if rr.srcErr != nil {

@@ -109,22 +109,20 @@ func TestDecodeSourceFailureIsNotCorrupt(t *testing.T) {
 
 func TestJPEGScale(t *testing.T) {
 	tests := []struct {
-		w, h        int
-		need        image.Point
-		progressive bool
-		want        int
+		w, h int
+		need image.Point
+		want int
 	}{
-		{4000, 3000, image.Pt(320, 240), false, 8},
-		{4000, 3000, image.Pt(320, 240), true, 8},
-		{4000, 3000, image.Pt(512, 384), false, 4},
-		{4000, 3000, image.Pt(512, 384), true, 1},
-		{4000, 3000, image.Pt(1000, 750), false, 2},
-		{4000, 3000, image.Pt(2000, 1500), false, 1},
-		{400, 300, image.Pt(400, 300), false, 1},
+		{4000, 3000, image.Pt(320, 240), 8},
+		{4000, 3000, image.Pt(512, 384), 4},
+		{4000, 3000, image.Pt(1000, 750), 2},
+		{4000, 3000, image.Pt(2000, 1500), 1},
+		{3000, 4000, image.Pt(240, 320), 8},
+		{400, 300, image.Pt(400, 300), 1},
 	}
 	for _, tt := range tests {
-		if got := jpegScale(tt.w, tt.h, tt.need, tt.progressive); got != tt.want {
-			t.Errorf("jpegScale(%dx%d, need %v, progressive %v) = %d, want %d", tt.w, tt.h, tt.need, tt.progressive, got, tt.want)
+		if got := jpegScale(tt.w, tt.h, tt.need); got != tt.want {
+			t.Errorf("jpegScale(%dx%d, need %v) = %d, want %d", tt.w, tt.h, tt.need, got, tt.want)
 		}
 	}
 }
@@ -150,7 +148,9 @@ func TestDecodeJPEGScaledMatchesFull(t *testing.T) {
 		{"baseline 1/4", base, image.Pt(130, 97), image.Pt(200, 150)},
 		{"baseline 1/2", base, image.Pt(250, 187), image.Pt(400, 300)},
 		{"progressive 1/8", prog, image.Pt(60, 45), image.Pt(100, 75)},
-		{"progressive full", prog, image.Pt(100, 75), image.Pt(800, 600)},
+		{"progressive 1/4", prog, image.Pt(130, 97), image.Pt(200, 150)},
+		{"progressive 1/2", prog, image.Pt(250, 187), image.Pt(400, 300)},
+		{"progressive full", prog, image.Pt(500, 375), image.Pt(800, 600)},
 		{"adobe rgb full", adobeRGB, image.Pt(100, 75), image.Pt(800, 600)},
 	}
 	for _, tt := range tests {

@@ -2,9 +2,11 @@
 // directly at a fraction of their size, working in the DCT domain: at 1/8
 // each 8x8 block becomes one pixel from its DC coefficient alone (so the AC
 // scans of a progressive file are skipped without being decoded), and at
-// 1/4 and 1/2 (baseline only) an inverse DCT of the 2x2 or 4x4 lowest
-// frequencies gives the block's pixels. A 12 MP photo then costs the entropy
-// decoding and a few MB, instead of a full decode and ~18-90 MB.
+// 1/4 and 1/2 an inverse DCT of the 2x2 or 4x4 lowest frequencies gives the
+// block's pixels (a progressive file keeps only those coefficients plus one
+// "non-zero" bit for each of the others, which its refinement scans need).
+// A 12 MP photo then costs the entropy decoding and a few MB, instead of a
+// full decode and ~18-90 MB.
 //
 // Anything outside that subset (arithmetic coding, 12-bit samples, CMYK,
 // RGB-coded files, unusual sampling) is reported as ErrUnsupported by
@@ -67,6 +69,12 @@ type component struct {
 	plane  []uint8 // output pixels, (bw*n) x (bh*n)
 	stride int
 	dcs    []int32 // progressive: DC coefficient per block (bw*bh)
+	// Progressive at 1/4 and 1/2: the AC coefficients that reach the output
+	// (zig-zag 1..maxK, maxK per block) and, for refinement scans, which
+	// of all 63 AC coefficients are already non-zero (one bit each), so the
+	// other 63-maxK need no storage.
+	acs []int16
+	nz  []uint64
 }
 
 // Decoder holds a JPEG whose header (everything before the first scan) has
@@ -85,6 +93,7 @@ type Decoder struct {
 	adobeXform    uint8
 	jfif          bool
 	n             int // output pixels per block side (8/shrink)
+	eobrun        int // progressive AC: blocks left in an end-of-band run
 	idct          [][]float32
 }
 
@@ -92,8 +101,7 @@ type Decoder struct {
 func (d *Decoder) Width() int  { return d.width }
 func (d *Decoder) Height() int { return d.height }
 
-// Progressive reports whether the file is progressive (then only a 1/8
-// decode is offered).
+// Progressive reports whether the file is progressive.
 func (d *Decoder) Progressive() bool { return d.progressive }
 
 // NewDecoder reads the header of the JPEG in r up to its first scan and
@@ -396,15 +404,12 @@ func (d *Decoder) readDQT(b []byte) error {
 }
 
 // Decode decodes the image at 1/shrink of its size in each direction
-// (shrink 2, 4 or 8; progressive files only 8), rounding the size up. The
+// (shrink 2, 4 or 8), rounding the size up. The
 // result is an *image.YCbCr (colour) or *image.Gray.
 func (d *Decoder) Decode(shrink int) (image.Image, error) {
 	switch shrink {
 	case 8:
 	case 2, 4:
-		if d.progressive {
-			return nil, fmt.Errorf("%w: progressive at 1/%d", ErrUnsupported, shrink)
-		}
 	default:
 		return nil, fmt.Errorf("jpegscale: shrink %d, want 2, 4 or 8", shrink)
 	}
@@ -418,6 +423,10 @@ func (d *Decoder) Decode(shrink int) (image.Image, error) {
 		c.plane = make([]uint8, c.stride*c.bh*d.n)
 		if d.progressive {
 			c.dcs = make([]int32, c.bw*c.bh)
+			if d.n > 1 {
+				c.acs = make([]int16, c.bw*c.bh*d.maxK())
+				c.nz = make([]uint64, c.bw*c.bh)
+			}
 		}
 	}
 	m := byte(mSOS)
@@ -446,11 +455,19 @@ func (d *Decoder) finish(shrink int) (image.Image, error) {
 	if d.progressive {
 		for i := range d.comps {
 			c := &d.comps[i]
-			q := int32(d.quant[c.tq][0])
+			q := &d.quant[c.tq]
+			mk := d.maxK()
 			for by := 0; by < c.bh; by++ {
-				row := c.plane[by*c.stride:]
-				for bx, dc := range c.dcs[by*c.bw : (by+1)*c.bw] {
-					row[bx] = dcPixel(dc * q)
+				for bx := 0; bx < c.bw; bx++ {
+					bi := by*c.bw + bx
+					var coef [16]float32
+					coef[0] = float32(c.dcs[bi] * int32(q[0]))
+					for k := 1; k <= mk; k++ {
+						if v := c.acs[bi*mk+k-1]; v != 0 {
+							d.put(&coef, k, int32(v)*int32(q[k]))
+						}
+					}
+					d.output(c, bx, by, &coef)
 				}
 			}
 		}
@@ -467,6 +484,30 @@ func (d *Decoder) finish(shrink int) (image.Image, error) {
 		YStride: d.comps[0].stride, CStride: d.comps[1].stride,
 		SubsampleRatio: ratio, Rect: r,
 	}, nil
+}
+
+// maxK is the last zig-zag index that can hold a coefficient with both
+// frequencies below n: 0 at 1/8, 4 (of 2x2) at 1/4, 24 (of 4x4) at 1/2.
+func (d *Decoder) maxK() int { return [5]int{0, 0, 4, 0, 24}[d.n] }
+
+// put stores the dequantized coefficient of zig-zag index k into the n x n
+// low-frequency block if it falls inside it.
+func (d *Decoder) put(coef *[16]float32, k int, v int32) {
+	nat := unzig[k]
+	row, col := int(nat>>3), int(nat&7)
+	if row < d.n && col < d.n {
+		coef[row*d.n+col] = float32(v)
+	}
+}
+
+// output writes a block's n x n pixels from its low-frequency coefficients.
+func (d *Decoder) output(c *component, bx, by int, coef *[16]float32) {
+	out := c.plane[by*d.n*c.stride+bx*d.n:]
+	if d.n == 1 {
+		out[0] = dcPixel(int32(coef[0]))
+		return
+	}
+	d.reducedIDCT(coef, out, c.stride)
 }
 
 // dcPixel is the value of every pixel of a block whose only coefficient is

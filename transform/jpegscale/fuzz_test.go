@@ -25,14 +25,15 @@ func FuzzDecode(f *testing.F) {
 		}
 		var buf bytes.Buffer
 		jpeg.Encode(&buf, img, &jpeg.Options{Quality: 50})
-		f.Add(buf.Bytes(), uint8(8))
-		f.Add(buf.Bytes(), uint8(1))
+		f.Add(buf.Bytes(), uint8(2)) // shrink 8
+		f.Add(buf.Bytes(), uint8(1)) // shrink 4
 	}
 	names, _ := filepath.Glob("testdata/*.jpg")
 	for _, n := range names {
 		if b, err := os.ReadFile(n); err == nil {
-			f.Add(b, uint8(8))
-			f.Add(b, uint8(2))
+			for sel := range uint8(3) { // shrink 2, 4, 8
+				f.Add(b, sel)
+			}
 		}
 	}
 	f.Fuzz(func(t *testing.T, data []byte, shrinkSel uint8) {

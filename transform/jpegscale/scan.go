@@ -20,21 +20,26 @@ func (d *Decoder) scan() (byte, error) {
 	if err != nil {
 		return 0, err
 	}
-	if d.progressive && sp.ss > 0 {
-		// An AC scan: at 1/8 only DC counts, so skip the data unread.
+	if d.progressive && sp.ss > 0 && d.n == 1 {
+		// An AC scan: at 1/8 only DC counts, so skip the data unread. (At
+		// 1/4 and 1/2 every AC scan is decoded, even bands above maxK: a
+		// later refinement scan may span them and needs their history.)
 		m, err := d.rd.nextMarker(true)
 		return m, d.ioErr(err)
 	}
 	for _, c := range sp.comps {
-		if !(d.progressive && sp.ah > 0) && !d.dc[c.dcTab].defined {
+		dcScan := !d.progressive || sp.ss == 0
+		acScan := !d.progressive || sp.ss > 0
+		if dcScan && !(d.progressive && sp.ah > 0) && !d.dc[c.dcTab].defined {
 			return 0, FormatError("DC Huffman table not defined")
 		}
-		if !d.progressive && !d.ac[c.acTab].defined {
+		if acScan && !d.ac[c.acTab].defined {
 			return 0, FormatError("AC Huffman table not defined")
 		}
 		c.pred = 0
 	}
 	d.rd.padded = 0
+	d.eobrun = 0
 	if err := d.decodeScan(sp); err != nil {
 		return 0, d.ioErr(err)
 	}
@@ -157,6 +162,7 @@ func (d *Decoder) handleRestart(sp scanParams, seen *int) error {
 		c.pred = 0
 	}
 	d.rd.padded = 0
+	d.eobrun = 0
 	return nil
 }
 
@@ -164,6 +170,12 @@ func (d *Decoder) handleRestart(sp scanParams, seen *int) error {
 func (d *Decoder) block(sp scanParams, c *component, bx, by int) error {
 	if d.progressive {
 		bi := by*c.bw + bx
+		if sp.ss > 0 {
+			if sp.ah == 0 {
+				return d.acFirst(sp, c, bi)
+			}
+			return d.acRefine(sp, c, bi)
+		}
 		if sp.ah == 0 { // DC first pass
 			t, err := d.rd.decode(&d.dc[c.dcTab])
 			if err != nil {
@@ -197,10 +209,7 @@ func (d *Decoder) block(sp scanParams, c *component, bx, by int) error {
 		return err
 	}
 	c.pred += diff
-	n := d.n
-	// maxK is the last zig-zag index that can hold a coefficient with both
-	// frequencies below n: 0 at 1/8, 4 (of 2x2) at 1/4, 24 (of 4x4) at 1/2.
-	maxK := [5]int{0, 0, 4, 0, 24}[n]
+	maxK := d.maxK()
 	var coef [16]float32 // n x n, row-major by vertical frequency
 	coef[0] = float32(c.pred * int32(q[0]))
 	ac := &d.ac[c.acTab]
@@ -234,18 +243,150 @@ func (d *Decoder) block(sp scanParams, c *component, bx, by int) error {
 		if err != nil {
 			return err
 		}
-		nat := unzig[k]
-		row, col := int(nat>>3), int(nat&7)
-		if row < n && col < n {
-			coef[row*n+col] = float32(v * int32(q[k]))
-		}
+		d.put(&coef, k, v*int32(q[k]))
 	}
-	out := c.plane[by*n*c.stride+bx*n:]
-	if n == 1 {
-		out[0] = dcPixel(c.pred * int32(q[0]))
+	d.output(c, bx, by, &coef)
+	return nil
+}
+
+// acFirst decodes a first-pass AC band of one block (T.81 G.1.2.2):
+// coefficients ss..se scaled by 2^al, with end-of-band runs spanning blocks.
+func (d *Decoder) acFirst(sp scanParams, c *component, bi int) error {
+	if d.eobrun > 0 {
+		d.eobrun--
 		return nil
 	}
-	d.reducedIDCT(&coef, out, c.stride)
+	mk := d.maxK()
+	ac := &d.ac[c.acTab]
+	for k := int(sp.ss); k <= int(sp.se); k++ {
+		rs, err := d.rd.decode(ac)
+		if err != nil {
+			return err
+		}
+		r, s := int(rs>>4), uint(rs&15)
+		if s == 0 {
+			if r < 15 {
+				if err := d.readEOBRun(r); err != nil {
+					return err
+				}
+				d.eobrun-- // this block is the first of the run
+				return nil
+			}
+			k += 15 // ZRL: 16 zeros
+			continue
+		}
+		k += r
+		if k > int(sp.se) {
+			break // as image/jpeg and libjpeg: drop the rest of the band
+		}
+		v, err := d.rd.receiveExtend(s)
+		if err != nil {
+			return err
+		}
+		v <<= sp.al
+		if v != 0 {
+			c.nz[bi] |= 1 << uint(k)
+		}
+		if k <= mk {
+			c.acs[bi*mk+k-1] = int16(v)
+		}
+	}
+	return nil
+}
+
+// readEOBRun sets eobrun from an EOBr symbol: 2^r plus r more bits.
+func (d *Decoder) readEOBRun(r int) error {
+	d.eobrun = 1 << uint(r)
+	if r > 0 {
+		extra, err := d.rd.bits(uint(r))
+		if err != nil {
+			return err
+		}
+		d.eobrun += int(extra)
+	}
+	return nil
+}
+
+// acRefine decodes a refinement AC band of one block (T.81 G.1.2.3): one
+// correction bit for every coefficient already non-zero, and new
+// coefficients of magnitude 2^al placed after runs of zero ones.
+func (d *Decoder) acRefine(sp scanParams, c *component, bi int) error {
+	mk := d.maxK()
+	p1 := int32(1) << sp.al
+	k, se := int(sp.ss), int(sp.se)
+	// refine applies a correction bit to the non-zero coefficient k.
+	refine := func(k int) error {
+		bit, err := d.rd.bits(1)
+		if err != nil || bit == 0 || k > mk {
+			return err
+		}
+		v := int32(c.acs[bi*mk+k-1])
+		if v&p1 == 0 {
+			if v >= 0 {
+				v += p1
+			} else {
+				v -= p1
+			}
+			c.acs[bi*mk+k-1] = int16(v)
+		}
+		return nil
+	}
+	if d.eobrun == 0 {
+		ac := &d.ac[c.acTab]
+		for ; k <= se; k++ {
+			rs, err := d.rd.decode(ac)
+			if err != nil {
+				return err
+			}
+			r, s := int(rs>>4), rs&15
+			var v int32
+			if s != 0 {
+				bit, err := d.rd.bits(1) // s is 1 in a valid file
+				if err != nil {
+					return err
+				}
+				v = -p1
+				if bit != 0 {
+					v = p1
+				}
+			} else if r != 15 {
+				if err := d.readEOBRun(r); err != nil {
+					return err
+				}
+				break // the rest of this band is refined below
+			}
+			// Refine non-zero coefficients on the way; stop at the
+			// (r+1)-th zero one, where the new coefficient goes.
+			for ; k <= se; k++ {
+				if c.nz[bi]&(1<<uint(k)) != 0 {
+					if err := refine(k); err != nil {
+						return err
+					}
+				} else {
+					if r == 0 {
+						break
+					}
+					r--
+				}
+			}
+			if v != 0 && k <= se {
+				c.nz[bi] |= 1 << uint(k)
+				if k <= mk {
+					c.acs[bi*mk+k-1] = int16(v)
+				}
+			}
+		}
+	}
+	if d.eobrun > 0 {
+		for ; k <= se; k++ {
+			if c.nz[bi]&(1<<uint(k)) != 0 {
+				if err := refine(k); err != nil {
+					return err
+				}
+			}
+		}
+		d.eobrun--
+	}
 	return nil
 }
 
