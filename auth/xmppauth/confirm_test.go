@@ -137,6 +137,7 @@ func TestDiscoInfo(t *testing.T) {
 // Accept, deny and silence, as a user's client answers them; the stanza
 // carries the real method and URL.
 func TestConfirmAnswers(t *testing.T) {
+	t.Parallel() // mostly waiting for timeouts
 	tests := []struct {
 		answer    xmppclient.Answer
 		component *xmppauth.Component
@@ -180,6 +181,7 @@ func TestConfirmAnswers(t *testing.T) {
 // Only the asked JID can answer: a forged accept from another user, or
 // from another resource when a full JID was asked, changes nothing.
 func TestConfirmSenderChecks(t *testing.T) {
+	t.Parallel() // mostly waiting for timeouts
 	ctx := testContext(t)
 	alice, aliceRec := newUser(t, stack.srv, "alice", xmppclient.Ignore)
 	mallory, _ := newUser(t, stack.srv, "mallory", xmppclient.Ignore)
@@ -305,6 +307,7 @@ func TestConfirmCacheOneRoundTrip(t *testing.T) {
 // The keepalive ping goes through Prosody and back; a healthy connection
 // is kept (no reconnect, no warning) however often it pings.
 func TestKeepAliveThroughProsody(t *testing.T) {
+	t.Parallel() // mostly waiting for timeouts
 	var logs strings.Builder
 	var mu sync.Mutex
 	log := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
@@ -382,6 +385,7 @@ var (
 
 // The confirmation request on the wire, as the user's client receives it.
 func TestConfirmWireFormat(t *testing.T) {
+	t.Parallel() // mostly waiting for timeouts
 	ctx := testContext(t)
 	client, rec, trace := tracedUser(t, "wire")
 	req := auth.ConfirmRequest{JID: client.JID(), TransactionID: "wire-tx-1", Method: "PUT", URL: "https://media.example.test/chan@localhost/avatar"}
@@ -431,6 +435,7 @@ func rawStanza(s string) xml.TokenReader {
 // error carrying the confirm element, a message with an <error/> child but
 // no type, and a bounce that keeps only the message id.
 func TestConfirmOtherReplyForms(t *testing.T) {
+	t.Parallel() // mostly waiting for timeouts
 	confirmEl := func(tid string) string {
 		return `<confirm xmlns='http://jabber.org/protocol/http-auth' id='` + tid + `' method='GET' url='u'/>`
 	}
@@ -491,6 +496,7 @@ func TestConfirmOtherReplyForms(t *testing.T) {
 // Made-up transaction ids cannot flood one user: beyond MaxPendingPerUser
 // waiting questions the server says "retry later" instead of asking.
 func TestConfirmFloodIsBounded(t *testing.T) {
+	t.Parallel() // mostly waiting for timeouts
 	ctx := testContext(t)
 	client, rec := newUser(t, stack.srv, "flooded", xmppclient.Ignore)
 	const extra = 5

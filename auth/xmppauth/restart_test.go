@@ -19,6 +19,7 @@ import (
 // afterwards the same component, never restarted, works again within
 // 30 s. This test has its own Prosody, since it stops it.
 func TestServerRestart(t *testing.T) {
+	t.Parallel() // mostly waiting for timeouts
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	srv, err := localxmpp.Start(ctx, localxmpp.Options{Debug: os.Getenv("PROSODY_DEBUG") != ""})
