@@ -73,6 +73,9 @@ func runThumbnail(args []string) error {
 		boxes = boxList{{Width: 240, Height: 320}, {Width: 320, Height: 480}}
 	}
 	in, out := fs.Arg(0), fs.Arg(1)
+	if len(boxes) > 1 && out == "-" {
+		return errors.New("thumbnail: several boxes cannot all go to standard output; give a directory or a %s pattern")
+	}
 	tr, err := transform.New(cfg)
 	if err != nil {
 		return fmt.Errorf("thumbnail: %w", err)
@@ -128,9 +131,6 @@ func outputName(out string, box transform.Box, img transform.Image, n int) (stri
 	}
 	if strings.Contains(out, "%s") {
 		return strings.ReplaceAll(out, "%s", box.String()), nil
-	}
-	if out == "-" {
-		return "", errors.New("several boxes cannot all go to standard output; give a directory or a %s pattern")
 	}
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return "", err
