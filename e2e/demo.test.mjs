@@ -12,12 +12,13 @@
 //   AUTH           the auth credential value (the user's client confirms it)
 //   UPLOAD_FILE    an image file to upload through the form
 //   UPLOAD_TITLE   the title to give it
-//   SCREENSHOT     where to save a PNG screenshot after the upload
+//   SCREENSHOT     where to save a PNG screenshot after the upload; one
+//                  of each phone screen goes beside it (demo-WxH.png)
 //   CHROMIUM       the browser (default /usr/bin/chromium)
 import { chromium } from 'playwright-core';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 function need(name) {
   const v = process.env[name];
@@ -114,7 +115,11 @@ try {
     if (status.state === 'ready') {
       await allLoaded(page, 1);
     }
-    result.viewports.push({ ...vp, status, images: await page.evaluate(readImages) });
+    const shot = join(dirname(screenshot), `demo-${vp.width}x${vp.height}.png`);
+    await page.screenshot({ path: shot, fullPage: true });
+    // A page wider than the screen scrolls sideways: a person notices.
+    const pageWidth = await page.evaluate(() => document.documentElement.scrollWidth);
+    result.viewports.push({ ...vp, status, pageWidth, screenshot: shot, images: await page.evaluate(readImages) });
     await page.close();
   }
 

@@ -136,7 +136,10 @@ type browserView struct {
 	Name   string `json:"name"`
 	Width  int    `json:"width"`
 	Height int    `json:"height"`
-	Status struct {
+	// PageWidth is the document's scroll width: over Width, the page
+	// scrolls sideways.
+	PageWidth int `json:"pageWidth"`
+	Status    struct {
 		State string `json:"state"`
 		Text  string `json:"text"`
 	} `json:"status"`
@@ -264,6 +267,9 @@ func TestDemoPageInBrowser(t *testing.T) {
 			v := report.Viewports[i]
 			if v.Status.State != "ready" {
 				t.Fatalf("page status %s: %q", v.Status.State, v.Status.Text)
+			}
+			if v.PageWidth > v.Width {
+				t.Errorf("the page is %d pixels wide on a %d pixel screen", v.PageWidth, v.Width)
 			}
 			if len(v.Images) != 1 {
 				t.Fatalf("%d images shown, want the 1 in the channel: %+v", len(v.Images), v.Images)
