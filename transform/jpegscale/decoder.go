@@ -92,9 +92,9 @@ type Decoder struct {
 	adobe         bool
 	adobeXform    uint8
 	jfif          bool
-	n             int // output pixels per block side (8/shrink)
-	eobrun        int // progressive AC: blocks left in an end-of-band run
-	idct          [][]float32
+	n             int           // output pixels per block side (8/shrink)
+	eobrun        int           // progressive AC: blocks left in an end-of-band run
+	idct          [4][4]float32 // T[x][u] for the reduced IDCT, n x n used
 }
 
 // Width and Height are the full image size from the frame header.
@@ -527,11 +527,10 @@ func dcPixel(dcq int32) uint8 {
 // reduced inverse DCT. The 8-point JPEG basis sampled at the centres of
 // n-pixel groups is exactly the n-point basis, and with this scaling
 // (C(0) = 1/sqrt2) the block mean is preserved: T[x][0]^2 * F00 = F00/8.
-func idctTable(n int) [][]float32 {
-	t := make([][]float32, n)
-	for x := range t {
-		t[x] = make([]float32, n)
-		for u := range t[x] {
+func idctTable(n int) [4][4]float32 {
+	var t [4][4]float32
+	for x := 0; x < n; x++ {
+		for u := 0; u < n; u++ {
 			c := 1.0
 			if u == 0 {
 				c = 1 / math.Sqrt2

@@ -393,32 +393,48 @@ func (d *Decoder) acRefine(sp scanParams, c *component, bi int) error {
 // reducedIDCT writes the n x n pixels of a block from its n x n lowest
 // frequencies, separably: rows first, then columns.
 func (d *Decoder) reducedIDCT(coef *[16]float32, out []uint8, stride int) {
-	n, t := d.n, d.idct
-	var tmp [16]float32 // tmp[v*n+x] = sum_u T[x][u] * F[v][u]
-	for v := 0; v < n; v++ {
-		for x := 0; x < n; x++ {
-			s := float32(0)
-			for u := 0; u < n; u++ {
-				s += t[x][u] * coef[v*n+u]
-			}
-			tmp[v*n+x] = s
+	if d.n == 2 {
+		d.idct2(coef, out, stride)
+		return
+	}
+	t := &d.idct
+	var tmp [16]float32 // tmp[v*4+x] = sum_u T[x][u] * F[v][u]
+	for v := 0; v < 4; v++ {
+		f := coef[v*4 : v*4+4 : v*4+4]
+		for x := 0; x < 4; x++ {
+			tx := &t[x]
+			tmp[v*4+x] = tx[0]*f[0] + tx[1]*f[1] + tx[2]*f[2] + tx[3]*f[3]
 		}
 	}
-	for y := 0; y < n; y++ {
-		row := out[y*stride:]
-		for x := 0; x < n; x++ {
-			s := float32(128.5)
-			for v := 0; v < n; v++ {
-				s += t[y][v] * tmp[v*n+x]
-			}
-			switch {
-			case s < 0:
-				row[x] = 0
-			case s >= 255:
-				row[x] = 255
-			default:
-				row[x] = uint8(s)
-			}
+	for y := 0; y < 4; y++ {
+		ty := &t[y]
+		row := out[y*stride : y*stride+4 : y*stride+4]
+		for x := 0; x < 4; x++ {
+			row[x] = clampPixel(128.5 + ty[0]*tmp[x] + ty[1]*tmp[4+x] + ty[2]*tmp[8+x] + ty[3]*tmp[12+x])
 		}
 	}
+}
+
+// idct2 is reducedIDCT for n = 2, written out.
+func (d *Decoder) idct2(coef *[16]float32, out []uint8, stride int) {
+	t := &d.idct
+	a, b := t[0][0], t[0][1] // t[1][0] = a, t[1][1] = -b
+	r0x0 := a*coef[0] + b*coef[1]
+	r0x1 := a*coef[0] - b*coef[1]
+	r1x0 := a*coef[2] + b*coef[3]
+	r1x1 := a*coef[2] - b*coef[3]
+	out[0] = clampPixel(128.5 + a*r0x0 + b*r1x0)
+	out[1] = clampPixel(128.5 + a*r0x1 + b*r1x1)
+	out[stride] = clampPixel(128.5 + a*r0x0 - b*r1x0)
+	out[stride+1] = clampPixel(128.5 + a*r0x1 - b*r1x1)
+}
+
+func clampPixel(s float32) uint8 {
+	switch {
+	case s < 0:
+		return 0
+	case s >= 255:
+		return 255
+	}
+	return uint8(s)
 }
