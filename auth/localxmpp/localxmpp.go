@@ -316,7 +316,13 @@ func (s *Server) cleanupDir() {
 	}
 }
 
-func (s *Server) stopProcess() {
+func (s *Server) stopProcess() { s.signalProcess(syscall.SIGTERM) }
+
+// Kill ends Prosody with SIGKILL, as a crash looks to its clients (no
+// stream is closed); the directory is kept for a later Restart.
+func (s *Server) Kill() { s.signalProcess(syscall.SIGKILL) }
+
+func (s *Server) signalProcess(sig syscall.Signal) {
 	s.mu.Lock()
 	cmd, done := s.cmd, s.done
 	s.cmd, s.done = nil, nil
@@ -324,7 +330,7 @@ func (s *Server) stopProcess() {
 	if cmd == nil {
 		return
 	}
-	_ = cmd.Process.Signal(syscall.SIGTERM)
+	_ = cmd.Process.Signal(sig)
 	select {
 	case <-done:
 	case <-time.After(5 * time.Second):

@@ -129,6 +129,25 @@ func TestServerRestart(t *testing.T) {
 	default:
 	}
 
+	// A crash (SIGKILL: no stream end, the socket just closes) is noticed
+	// as quickly, and recovered from the same way.
+	srv.Kill()
+	for deadline := time.Now().Add(5 * time.Second); comp.Connected() && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := confirm(alice, "after-crash"); !errors.Is(err, auth.ErrUnavailable) {
+		t.Errorf("Confirm after a crash = %v, want ErrUnavailable", err)
+	}
+	if err := srv.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := comp.WaitConnected(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := comp.Channel(ctx, channel); err != nil {
+		t.Errorf("Channel after the crash and restart: %v", err)
+	}
+
 	// Shutdown closes the session cleanly and Run returns nil: the
 	// component ends its stream and Prosody answers by ending its own, so
 	// Run returns well before its 2 s fallback of dropping the connection.
