@@ -30,6 +30,11 @@ type FormatError string
 
 func (e FormatError) Error() string { return "jpegscale: invalid JPEG: " + string(e) }
 
+// maxScans bounds the scans of one file. Real progressive files have about
+// ten; each scan walks every block of its components, so thousands of tiny
+// scans would make a small file cost seconds of CPU.
+const maxScans = 1000
+
 // Marker codes (ITU T.81 Table B.1).
 const (
 	mSOF0  = 0xC0 // baseline
@@ -430,10 +435,14 @@ func (d *Decoder) Decode(shrink int) (image.Image, error) {
 		}
 	}
 	m := byte(mSOS)
+	scans := 0
 	for {
 		var err error
 		switch {
 		case m == mSOS:
+			if scans++; scans > maxScans {
+				return nil, FormatError(fmt.Sprintf("more than %d scans", maxScans))
+			}
 			m, err = d.scan()
 		case m == mEOI:
 			return d.finish(shrink)

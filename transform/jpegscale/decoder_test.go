@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"testing/iotest"
 
@@ -351,5 +352,31 @@ func TestProgressiveEqualsBaseline(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+func TestTooManyScansIsRefused(t *testing.T) {
+	data, err := os.ReadFile("testdata/progressive-gray.jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Repeat the last scan (a refinement, whose bits only adjust values)
+	// until there are more than maxScans.
+	eoi := len(data) - 2
+	last := bytes.LastIndex(data[:eoi], []byte{0xFF, 0xDA})
+	scan := data[last:eoi]
+	var b bytes.Buffer
+	b.Write(data[:eoi])
+	for i := 0; i < maxScans; i++ {
+		b.Write(scan)
+	}
+	b.Write(data[eoi:])
+	d, err := NewDecoder(bytes.NewReader(b.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fe FormatError
+	if _, err := d.Decode(4); !errors.As(err, &fe) || !strings.Contains(err.Error(), "scans") {
+		t.Fatalf("got %v, want a FormatError for too many scans", err)
 	}
 }
