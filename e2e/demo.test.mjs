@@ -15,6 +15,8 @@
 //   SCREENSHOT     where to save a PNG screenshot after the upload; one
 //                  of each phone screen goes beside it (demo-WxH.png)
 //   CHROMIUM       the browser (default /usr/bin/chromium)
+//   SAME_ORIGIN_PAGE_URL  optional: the page as the API server serves it
+//                  (/demo/), opened without an api parameter
 import { chromium } from 'playwright-core';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -120,6 +122,21 @@ try {
     // A page wider than the screen scrolls sideways: a person notices.
     const pageWidth = await page.evaluate(() => document.documentElement.scrollWidth);
     result.viewports.push({ ...vp, status, pageWidth, screenshot: shot, images: await page.evaluate(readImages) });
+    await page.close();
+  }
+
+  // The page as the API itself serves it finds the API by its own origin.
+  if (process.env.SAME_ORIGIN_PAGE_URL) {
+    const page = await context.newPage();
+    watch(page);
+    await page.setViewportSize({ width: 320, height: 480 });
+    await page.goto(`${process.env.SAME_ORIGIN_PAGE_URL}?${new URLSearchParams({ channel, auth: authValue })}`, { timeout });
+    await page.waitForFunction(() => ['ready', 'error'].includes(document.getElementById('status').getAttribute('data-state')), null, { timeout });
+    const status = await statusOf(page);
+    if (status.state === 'ready') {
+      await allLoaded(page, 1);
+    }
+    result.sameOrigin = { name: 'served by the API', width: 320, height: 480, status, images: await page.evaluate(readImages) };
     await page.close();
   }
 

@@ -121,9 +121,10 @@ func startDemoStack(t *testing.T) *opsStack {
 
 // browserReport is what e2e/demo.test.mjs prints after "RESULT ".
 type browserReport struct {
-	Viewports []browserView `json:"viewports"`
-	Anonymous *browserView  `json:"anonymous"`
-	Upload    *struct {
+	Viewports  []browserView `json:"viewports"`
+	Anonymous  *browserView  `json:"anonymous"`
+	SameOrigin *browserView  `json:"sameOrigin"`
+	Upload     *struct {
 		browserView
 		Before int `json:"before"`
 	} `json:"upload"`
@@ -234,7 +235,7 @@ func TestDemoPageInBrowser(t *testing.T) {
 	cmd.Dir = e2eDir
 	cmd.Env = append(os.Environ(),
 		"DEMO_PAGE_URL="+pageURL, "API_URL="+s.base, "CHANNEL="+channel, "AUTH="+credential,
-		"UPLOAD_FILE="+uploadPath, "UPLOAD_TITLE="+uploadTitle, "SCREENSHOT="+screenshot, "CHROMIUM="+chromium)
+		"SAME_ORIGIN_PAGE_URL="+s.base+"/demo/", "UPLOAD_FILE="+uploadPath, "UPLOAD_TITLE="+uploadTitle, "SCREENSHOT="+screenshot, "CHROMIUM="+chromium)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
@@ -290,6 +291,18 @@ func TestDemoPageInBrowser(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("served by the API", func(t *testing.T) {
+		v := report.SameOrigin
+		if v == nil {
+			t.Fatal("no report for the page at /demo/ on the API")
+		}
+		if v.Status.State != "ready" || len(v.Images) != 1 {
+			t.Fatalf("page status %s %q, %d images; want the channel's 1", v.Status.State, v.Status.Text, len(v.Images))
+		}
+		pw, ph := fitInside(seededW, seededH, 320, 480)
+		checkPreview(t, v.Images[0], s.base, credential, [2]int{320, 480}, pw, ph)
+	})
 
 	t.Run("no credential", func(t *testing.T) {
 		v := report.Anonymous
