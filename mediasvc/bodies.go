@@ -76,6 +76,11 @@ func (f *uploadForm) setField(name, value string, maxData int64) error {
 
 func readMultipart(r *http.Request, maxData int64, store storeFunc) (uploadForm, error) {
 	var f uploadForm
+	budget := &framingBudget{r: r.Body}
+	r.Body = struct {
+		io.Reader
+		io.Closer
+	}{budget, r.Body}
 	mr, err := r.MultipartReader()
 	if err != nil {
 		return f, errorf(http.StatusBadRequest, "malformed multipart body")
@@ -101,7 +106,7 @@ func readMultipart(r *http.Request, maxData int64, store storeFunc) (uploadForm,
 			if f.partFileName, err = cleanFileName(part.FileName()); err != nil {
 				return f, err
 			}
-			src := &readErrRecorder{r: part}
+			src := &readErrRecorder{r: &fileCounter{r: part, n: &budget.file}}
 			if err := store(src); err != nil {
 				return f, src.explain(err)
 			}
@@ -168,12 +173,51 @@ func readURLEncoded(body io.Reader, maxData int64, store storeFunc) (uploadForm,
 	}
 }
 
+// framingBudget bounds the bytes of a multipart body that are not the
+// file's: boundaries, part headers and fields. mime/multipart holds a
+// part's headers in memory, up to 10 MiB each, so without this bound every
+// upload slot could hold some 30 MB of heap for one crafted header.
+type framingBudget struct {
+	r    io.Reader
+	read int64 // bytes read from the body
+	file int64 // of which the data part delivered this many as the file
+}
+
+// maxFraming leaves room for 64 fields of 8 KiB with their headers, and
+// for what the multipart reader buffers ahead of the file.
+const maxFraming = bodyOverhead
+
+func (b *framingBudget) Read(p []byte) (int, error) {
+	if b.read-b.file > maxFraming {
+		return 0, errorf(http.StatusRequestEntityTooLarge, "form fields and part headers too large")
+	}
+	n, err := b.r.Read(p)
+	b.read += int64(n)
+	return n, err
+}
+
+// fileCounter counts the file's bytes for the framing budget.
+type fileCounter struct {
+	r io.Reader
+	n *int64
+}
+
+func (c *fileCounter) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	*c.n += int64(n)
+	return n, err
+}
+
 // bodyError turns an error reading the request body into the client's
 // fault: too large, or malformed/cut short.
 func bodyError(err error, msg string) error {
 	var mbe *http.MaxBytesError
+	var he *httpError
 	if errors.As(err, &mbe) {
 		return err
+	}
+	if errors.As(err, &he) {
+		return he
 	}
 	if errors.Is(err, io.ErrUnexpectedEOF) {
 		return errorf(http.StatusBadRequest, "request body cut short")

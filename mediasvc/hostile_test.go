@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -453,6 +454,7 @@ func TestOversizedEverything(t *testing.T) {
 		{"form with 1000 fields", request("POST", p, formHeader, []byte(manyFields)), http.StatusBadRequest},
 		{"multipart with 1000 parts", request("POST", p, mpHeader, multipartParts(1000)), http.StatusBadRequest},
 		{"multipart field name of 100 kB", request("POST", p, mpHeader, multipartField(strings.Repeat("n", 100<<10), "v")), http.StatusBadRequest},
+		{"multipart part header of 9 MB", request("POST", p, mpHeader, []byte("--B\r\nContent-Disposition: form-data; name=\"x\"\r\nX-Pad: "+strings.Repeat("a", 9<<20)+"\r\n\r\nv\r\n--B--\r\n")), http.StatusRequestEntityTooLarge},
 		{"multipart title of 100 kB", request("POST", p, mpHeader, multipartField("title", strings.Repeat("t", 100<<10))), http.StatusBadRequest},
 		{"form field name of 100 kB", request("POST", p, formHeader, []byte(strings.Repeat("n", 100<<10)+"=v&content-type=text%2Fplain&data=eA")), http.StatusBadRequest},
 		{"form title of 100 kB", request("POST", p, formHeader, []byte("title="+strings.Repeat("t", 100<<10)+"&content-type=text%2Fplain&data=eA")), http.StatusBadRequest},
@@ -911,5 +913,43 @@ func TestStoreErrorsStayInside(t *testing.T) {
 				t.Errorf("the operator's log lacks the internal error:\n%s", logs.String())
 			}
 		})
+	}
+}
+
+// TestPartHeadersDoNotHoldMemory: a multipart part header of 9 MB (which
+// mime/multipart would read whole, holding some 28 MB of heap) is cut off
+// after the framing budget of 1 MiB.
+func TestPartHeadersDoNotHoldMemory(t *testing.T) {
+	e := newEnv(t)
+	body := "--B\r\nContent-Disposition: form-data; name=\"x\"\r\nX-Pad: " + strings.Repeat("a", 9<<20) + "\r\n\r\nv\r\n--B--\r\n"
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	var peak atomic.Uint64
+	stop, sampled := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for {
+			var m runtime.MemStats
+			runtime.ReadMemStats(&m)
+			if m.HeapInuse > peak.Load() {
+				peak.Store(m.HeapInuse)
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Millisecond):
+			}
+		}
+	}()
+	resp, b := e.do("POST", "/"+privateChan, alice, strings.NewReader(body), http.Header{"Content-Type": {"multipart/form-data; boundary=B"}})
+	close(stop)
+	<-sampled
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Fatalf("status %d: %s", resp.StatusCode, b)
+	}
+	// The body itself (9 MB) is held by the client side of this test.
+	if growth := int64(peak.Load()) - int64(before.HeapInuse) - int64(len(body)); growth > 8<<20 {
+		t.Fatalf("one crafted part header grew the heap by %d MB", growth>>20)
 	}
 }
