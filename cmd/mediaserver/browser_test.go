@@ -32,7 +32,7 @@ import (
 // e2e/demo.test.mjs, against real Prosody and the server as buildApp
 // wires it.
 //
-// It needs node, Debian's chromium and `npm ci` in e2e/ (CI installs
+// It needs Node.js 20+, Debian's chromium and `npm ci` in e2e/ (CI installs
 // them); without them it fails, saying what is missing. The screenshot is
 // kept with `go test -artifacts -outputdir DIR` (see T.ArtifactDir).
 
@@ -45,7 +45,7 @@ func browserTools(t *testing.T) (node, chromium string) {
 	var missing []string
 	node, err := exec.LookPath("node")
 	if err != nil {
-		missing = append(missing, "node (Node.js 18 or later)")
+		missing = append(missing, "node (Node.js 20 or later, which playwright-core needs)")
 	}
 	chromium = os.Getenv("CHROMIUM")
 	if chromium == "" {
