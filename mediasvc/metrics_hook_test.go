@@ -41,10 +41,27 @@ func (m *recordedMetrics) ObservePreview(when string, d time.Duration, err error
 	}
 }
 
-func (m *recordedMetrics) last() observedRequest {
+func (m *recordedMetrics) count() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.requests[len(m.requests)-1]
+	return len(m.requests)
+}
+
+// after waits for the observation following the first n: the hook runs
+// when the handler returns, which may be just after the client has read
+// the whole answer.
+func (m *recordedMetrics) after(t *testing.T, n int) observedRequest {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for m.count() <= n {
+		if time.Now().After(deadline) {
+			t.Fatalf("request %d was never observed", n+1)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.requests[n]
 }
 
 // The metrics hook sees route patterns, never raw paths (which carry
@@ -55,7 +72,7 @@ func TestMetricsHookRoutes(t *testing.T) {
 	e.srv.metrics = rec
 	photo := jpegImage(t, 800, 600)
 	m := e.mustUpload(privateChan, alice, photo, "image/jpeg")
-	up := rec.last()
+	up := rec.after(t, 0)
 	if up.route != "/{entity}" || up.method != "POST" || up.status != http.StatusCreated || up.in < int64(len(photo)) {
 		t.Errorf("upload observed as %+v, want route /{entity} POST 201 with at least %d bytes in", up, len(photo))
 	}
@@ -80,8 +97,9 @@ func TestMetricsHookRoutes(t *testing.T) {
 		{"GET", "/a/b/c/d", "unmatched", 404},
 		{"OPTIONS", "/" + privateChan, "preflight", 204},
 	} {
+		n := rec.count()
 		resp, body := e.do(tc.method, tc.path, alice, nil, nil)
-		got := rec.last()
+		got := rec.after(t, n)
 		if resp.StatusCode != tc.status || got.route != tc.route || got.status != tc.status || got.method != tc.method {
 			t.Errorf("%s %s: observed %+v (answer %d), want route %s status %d", tc.method, tc.path, got, resp.StatusCode, tc.route, tc.status)
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -49,10 +50,12 @@ func TestMetricsCountRequests(t *testing.T) {
 			if status, _, body := fetch(t, s.base+tc.path); status != tc.status {
 				t.Fatalf("GET %s: %s, want %d", tc.path, describe(status, body), tc.status)
 			}
-			after := sampleValue(scrapeOps(t, s), "mediaserver_http_requests_total", labels)
-			if after != before+1 {
-				t.Errorf("requests_total%v went from %v to %v, want +1", labels, before, after)
-			}
+			// The count moves when the handler returns, which may be just
+			// after the client has the answer.
+			waitFor(t, 5*time.Second, "requests_total"+fmt.Sprint(labels)+" +1", func() (bool, string) {
+				after := sampleValue(scrapeOps(t, s), "mediaserver_http_requests_total", labels)
+				return after == before+1, fmt.Sprintf("from %v to %v", before, after)
+			})
 		})
 	}
 	sc := scrapeOps(t, s)
@@ -72,6 +75,10 @@ func TestMetricsCountRequests(t *testing.T) {
 			t.Fatalf("authorized list: %s", describe(status, body))
 		}
 	}
+	waitFor(t, 5*time.Second, "three list requests counted", func() (bool, string) {
+		got := sampleValue(scrapeOps(t, s), "mediaserver_http_requests_total", map[string]string{"route": "/{entity}", "status": "200"})
+		return got == 3, fmt.Sprint(got)
+	})
 	sc = scrapeOps(t, s)
 	if got := sampleValue(sc, "mediaserver_xmpp_confirmations_total", map[string]string{"outcome": "accepted"}); got != 1 {
 		t.Errorf("accepted confirmations %v, want 1 (three requests, one transaction)", got)
