@@ -1,10 +1,21 @@
 package mediasvc
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
 	"net/http"
+	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/xmppmedia/mediaserver/auth"
+	"github.com/xmppmedia/mediaserver/storage"
+	"github.com/xmppmedia/mediaserver/storage/disk"
+	"github.com/xmppmedia/mediaserver/storage/sqlite"
+	"github.com/xmppmedia/mediaserver/transform"
 )
 
 // recordedMetrics keeps what the server reported.
@@ -111,5 +122,62 @@ func TestMetricsHookRoutes(t *testing.T) {
 	defer rec.mu.Unlock()
 	if n := len(rec.previews); n != 2 || rec.previews[1] != "on_demand" {
 		t.Errorf("previews observed %v, want [upload on_demand]", rec.previews)
+	}
+}
+
+// pingedBlobs is a disk store that reports itself unreachable on demand,
+// as an S3 bucket does during an outage.
+type pingedBlobs struct {
+	storage.Blobs
+	down atomic.Bool
+}
+
+func (b *pingedBlobs) Ping(context.Context) error {
+	if b.down.Load() {
+		return errors.New("bucket unreachable")
+	}
+	return nil
+}
+
+// Readiness includes a blob store that can be pinged (S3), and says which
+// check failed.
+func TestReadyzChecksPingableBlobStore(t *testing.T) {
+	dir := t.TempDir()
+	disk, err := disk.New(disk.Config{Root: filepath.Join(dir, "media")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(dir, "media.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { meta.Close() })
+	images, err := transform.New(transform.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	blobs := &pingedBlobs{Blobs: disk}
+	channels, confirm := newFixtureAuth()
+	srv, err := New(DefaultConfig(), Deps{Blobs: blobs, Metadata: meta, Images: images, Auth: &auth.Guard{Channels: channels, Confirmer: confirm}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptestServer(t, srv)
+	for _, tc := range []struct {
+		down       bool
+		wantStatus int
+		wantBlobs  string
+	}{{false, 200, "ok"}, {true, 503, "unavailable"}, {false, 200, "ok"}} {
+		blobs.down.Store(tc.down)
+		resp, err := http.Get(hs.URL + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var checks map[string]string
+		json.NewDecoder(resp.Body).Decode(&checks)
+		resp.Body.Close()
+		if resp.StatusCode != tc.wantStatus || checks["blobs"] != tc.wantBlobs || checks["metadata"] != "ok" {
+			t.Errorf("blob store down=%v: readyz %d %v, want %d with blobs %s", tc.down, resp.StatusCode, checks, tc.wantStatus, tc.wantBlobs)
+		}
 	}
 }

@@ -246,6 +246,16 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	} else {
 		checks["metadata"] = "ok"
 	}
+	// A blob store that can check itself cheaply (S3: the bucket answers
+	// with these credentials) is part of readiness; a local disk is not
+	// asked.
+	if p, isPinger := s.blobs.Blobs.(interface{ Ping(context.Context) error }); isPinger {
+		if err := p.Ping(ctx); err != nil {
+			checks["blobs"], ok = "unavailable", false
+		} else {
+			checks["blobs"] = "ok"
+		}
+	}
 	if s.ready != nil {
 		if err := s.ready(ctx); err != nil {
 			checks["xmpp"], ok = "unavailable", false
