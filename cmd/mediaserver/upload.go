@@ -130,7 +130,17 @@ func dialMediaClient(ctx context.Context, f clientFlags) (*mediaClient, error) {
 		xmpp:          xc,
 		base:          base,
 		authorization: "Basic " + base64.StdEncoding.EncodeToString([]byte(cred)),
-		http:          &http.Client{Transport: &http.Transport{Proxy: http.ProxyFromEnvironment, ResponseHeaderTimeout: 2 * time.Minute}},
+		// No overall timeout: a large upload over a slow link takes as long
+		// as it takes. Each phase that can hang is bounded instead; the
+		// answer to an upload comes after the server has confirmed with us
+		// and stored and previewed the file.
+		http: &http.Client{Transport: &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			TLSHandshakeTimeout:   15 * time.Second,
+			ResponseHeaderTimeout: 2 * time.Minute,
+			IdleConnTimeout:       90 * time.Second,
+		}},
 	}, nil
 }
 
