@@ -34,6 +34,20 @@ func (t *Transformer) previews(r io.Reader, origSize int64, boxes []Box) ([]Imag
 		return nil, err
 	}
 	sb := src.Bounds()
+	if h.format != formatJPEG {
+		// Fit what was decoded: a GIF's first frame may be smaller than
+		// its logical screen, and must not be enlarged to the screen's fit.
+		need = image.Point{}
+		for i, b := range boxes {
+			bw, bh := b.Width, b.Height
+			if swapsAxes(h.orientation) {
+				bw, bh = bh, bw
+			}
+			tw, th := fitSize(sb.Dx(), sb.Dy(), bw, bh)
+			targets[i] = target{tw, th}
+			need = image.Pt(max(need.X, tw), max(need.Y, th))
+		}
+	}
 	// The largest target decides how far all may be pre-shrunk.
 	k := shrinkFactor(sb.Dx(), sb.Dy(), need.X, need.Y)
 	base := src

@@ -383,3 +383,50 @@ func TestInspect(t *testing.T) {
 		t.Errorf("got %+v, want %+v", info, want)
 	}
 }
+
+// TestAvatarFromScaledDecode: with a small AvatarSide the JPEG is decoded
+// at 1/4 in the DCT domain; the crop, orientation and size must not change.
+func TestAvatarFromScaledDecode(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.AvatarSide = 64
+	tr, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	upright := quadrants(1200, 600)
+	for _, o := range []int{1, 6} {
+		data := jpegWithOrientation(t, storedFor(upright, o), o, true)
+		img, err := tr.Avatar(bytes.NewReader(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if img.Width != 64 || img.Height != 64 {
+			t.Fatalf("orientation %d: %dx%d, want 64x64", o, img.Width, img.Height)
+		}
+		dec, _, err := image.Decode(bytes.NewReader(img.Data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkQuadrants(t, dec)
+	}
+}
+
+// TestGIFFirstFrameSmallerThanScreen: the preview fits the decoded first
+// frame and is never enlarged to the logical screen's size.
+func TestGIFFirstFrameSmallerThanScreen(t *testing.T) {
+	tr := newTestTransformer(t)
+	frame := image.NewPaletted(image.Rect(0, 0, 100, 50), color.Palette{color.Black, color.White})
+	g := &gif.GIF{Image: []*image.Paletted{frame}, Delay: []int{0},
+		Config: image.Config{Width: 1000, Height: 500, ColorModel: frame.Palette}}
+	var buf bytes.Buffer
+	if err := gif.EncodeAll(&buf, g); err != nil {
+		t.Fatal(err)
+	}
+	imgs, err := tr.Previews(bytes.NewReader(buf.Bytes()), 0, []Box{{320, 480}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := imgs[0]; p.Width != 100 || p.Height != 50 {
+		t.Errorf("got %dx%d, want the 100x50 frame as is", p.Width, p.Height)
+	}
+}
