@@ -114,6 +114,9 @@ func TestJPEGScale(t *testing.T) {
 		want int
 	}{
 		{4000, 3000, image.Pt(320, 240), 8},
+		{4000, 3000, image.Pt(427, 320), 8}, // 480x320 box, both orientations made at upload
+		{3840, 2880, image.Pt(427, 320), 8},
+		{4000, 3000, image.Pt(480, 360), 4},
 		{4000, 3000, image.Pt(512, 384), 4},
 		{4000, 3000, image.Pt(1000, 750), 2},
 		{4000, 3000, image.Pt(2000, 1500), 1},
