@@ -953,3 +953,75 @@ func TestPartHeadersDoNotHoldMemory(t *testing.T) {
 		t.Fatalf("one crafted part header grew the heap by %d MB", growth>>20)
 	}
 }
+
+// stallingConfirmer holds every confirmation of one transaction id until
+// released, as a user's client that never answers does (for up to the
+// reply timeout, 30 s by default); others go to next.
+type stallingConfirmer struct {
+	next    auth.Confirmer
+	tid     string
+	waiting chan struct{} // one value per stalled confirmation
+	release chan struct{}
+}
+
+func (c *stallingConfirmer) Confirm(ctx context.Context, req auth.ConfirmRequest) error {
+	if req.TransactionID != c.tid {
+		return c.next.Confirm(ctx, req)
+	}
+	c.waiting <- struct{}{}
+	select {
+	case <-c.release:
+	case <-ctx.Done():
+	}
+	return auth.ErrDenied
+}
+
+// TestUnconfirmedUploadsHoldNoSlots: uploads whose confirmation is still
+// outstanding (anyone can send them, naming any publisher) do not take the
+// upload slots from confirmed users.
+func TestUnconfirmedUploadsHoldNoSlots(t *testing.T) {
+	channels, confirm := newFixtureAuth()
+	stall := &stallingConfirmer{next: confirm, tid: "tid-never-answered", waiting: make(chan struct{}, 8), release: make(chan struct{})}
+	cfg := DefaultConfig()
+	cfg.MaxConcurrentUploads = 2
+	srv := serverWith(t, t.TempDir(), cfg, stackOptions{auth: &auth.Guard{Channels: channels, Confirmer: stall}})
+	base := loggedServer(t, srv)
+	post := func(authz string) chan int {
+		done := make(chan int, 1)
+		go func() {
+			body, ct := multipartBody(t, part{name: "data", file: []byte("x"), fileName: "x.txt"}, part{name: "content-type", value: "text/plain"})
+			req, _ := http.NewRequest("POST", base+"/"+privateChan, body)
+			req.Header.Set("Content-Type", ct)
+			req.Header.Set("Authorization", authz)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				done <- 0
+				return
+			}
+			resp.Body.Close()
+			done <- resp.StatusCode
+		}()
+		return done
+	}
+	defer close(stall.release)
+	var stalled []chan int
+	for i := 0; i < cfg.MaxConcurrentUploads+2; i++ {
+		c := post(basic(bob + "/phone:tid-never-answered"))
+		stalled = append(stalled, c)
+		select {
+		case <-stall.waiting:
+		case status := <-c:
+			t.Fatalf("unconfirmed upload %d answered %d before its confirmation", i+1, status)
+		case <-time.After(10 * time.Second):
+			t.Fatal("no confirmation asked within 10 s")
+		}
+	}
+	select {
+	case status := <-post("Basic " + cred(alice)):
+		if status != http.StatusCreated {
+			t.Errorf("a confirmed upload while unconfirmed ones wait: %d, want 201", status)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("confirmed upload not answered within 10 s")
+	}
+}

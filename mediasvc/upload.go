@@ -39,12 +39,6 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request, asAvatar bool) 
 	if err != nil {
 		return err
 	}
-	select {
-	case s.uploads <- struct{}{}:
-		defer func() { <-s.uploads }()
-	default:
-		return errBusy
-	}
 	op := auth.OpUpload
 	if asAvatar {
 		op = auth.OpAvatar
@@ -52,6 +46,15 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request, asAvatar bool) 
 	dec, err := s.authorize(r, op, entity.String(), "")
 	if err != nil {
 		return err
+	}
+	// The slot is taken only once the upload is confirmed: anyone can
+	// send uploads naming a publisher whose confirmation never comes, and
+	// those must not hold the slots for the reply timeout.
+	select {
+	case s.uploads <- struct{}{}:
+		defer func() { <-s.uploads }()
+	default:
+		return errBusy
 	}
 
 	maxBody := s.cfg.MaxUploadBytes + bodyOverhead
