@@ -46,6 +46,9 @@ func FuzzParseCredentials(f *testing.F) {
 		if err != nil || j.Localpart() == "" || !validTID(tidIn) || strings.Contains(j.Resourcepart(), ":") {
 			return
 		}
+		if again, err := jid.Parse(j.String()); err != nil || again.String() != j.String() {
+			return // not canonical ("a@b.."): refused by design
+		}
 		raw := []byte(jidIn + ":" + tidIn)
 		encoded := encodings[int(alphabet)%len(encodings)].enc(raw)
 		for _, got := range []func() (*Credentials, error){
