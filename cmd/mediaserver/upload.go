@@ -554,6 +554,7 @@ type progress struct {
 	began    time.Time
 	drawn    time.Time
 	quarter  int64 // last quarter reported, plain mode
+	answered bool  // the server has answered
 	now      func() time.Time
 }
 
@@ -562,7 +563,7 @@ func newProgress(w io.Writer, terminal bool, name string) *progress {
 }
 
 func (p *progress) start(total int64) {
-	p.total, p.sent, p.quarter = total, 0, 0
+	p.total, p.sent, p.quarter, p.answered = total, 0, 0, false
 	p.began = p.now()
 	p.draw(true)
 }
@@ -590,6 +591,7 @@ func (p *progress) add(n int64) {
 func (p *progress) finish() {
 	// Plain mode has already said 100% if everything was sent, and
 	// should not claim it otherwise.
+	p.answered = true
 	if p.terminal {
 		p.draw(true)
 		fmt.Fprintln(p.w)
@@ -616,6 +618,10 @@ func (p *progress) draw(force bool) {
 		rate := ""
 		if el := now.Sub(p.began).Seconds(); el > 0.2 {
 			rate = " " + humanBytes(int64(float64(p.sent)/el)) + "/s"
+		}
+		if p.sent >= p.total && !p.answered {
+			// Sent; the server stores it and makes previews before 201.
+			rate += ", the server is storing it"
 		}
 		fmt.Fprintf(p.w, "\r%s [%s%s] %3d%% %s of %s%s\033[K", p.name,
 			strings.Repeat("=", filled), strings.Repeat(" ", width-filled), p.percent(),

@@ -280,6 +280,10 @@ func TestProgress(t *testing.T) {
 			if !strings.Contains(out, "[==============================]") {
 				t.Errorf("no full bar in %q", out)
 			}
+			last := out[strings.LastIndex(out, "\r"):]
+			if !strings.Contains(out, "the server is storing it") || strings.Contains(last, "storing") {
+				t.Errorf("want a 'storing' note while waiting for the answer, gone from the final line %q", last)
+			}
 		}},
 		{"plain", false, func(t *testing.T, out string) {
 			want := []string{"f.bin: 0% (0 B of 4.0 KB)", "f.bin: 25% (1.0 KB of 4.0 KB)", "f.bin: 50% (2.0 KB of 4.0 KB)", "f.bin: 75% (3.0 KB of 4.0 KB)", "f.bin: 100% (4.0 KB of 4.0 KB)"}
