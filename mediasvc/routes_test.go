@@ -292,3 +292,22 @@ func TestCORS(t *testing.T) {
 		t.Fatal("wildcard origin with credentials")
 	}
 }
+
+func TestCORSAllowList(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.CORSOrigins = []string{"https://app.example.org"} })
+	for _, tc := range []struct {
+		origin string
+		want   string
+	}{
+		{"https://app.example.org", "https://app.example.org"},
+		{"https://evil.example", ""},
+	} {
+		resp, _ := e.do("GET", "/"+openChan, "", nil, http.Header{"Origin": {tc.origin}})
+		if got := resp.Header.Get("Access-Control-Allow-Origin"); got != tc.want {
+			t.Errorf("Origin %s: Allow-Origin %q, want %q", tc.origin, got, tc.want)
+		}
+		if tc.want == "" && resp.Header.Get("Access-Control-Allow-Credentials") != "" {
+			t.Errorf("credentials allowed for %s", tc.origin)
+		}
+	}
+}

@@ -46,6 +46,11 @@ type Config struct {
 	PreviewWait time.Duration
 	// AbandonAfter is the age at which Recover removes unfinished uploads.
 	AbandonAfter time.Duration
+	// CORSOrigins, when not empty, lists the only origins (scheme://host[:port])
+	// whose pages may use the API from a browser. Empty echoes any origin,
+	// as existing web clients expect; a list closes the door on pages that
+	// would ride on a browser's cached Basic credentials.
+	CORSOrigins []string
 }
 
 // DefaultConfig matches the defaults of CONFIG.md.
@@ -300,7 +305,7 @@ func (s *Server) withCommonHeaders(next http.Handler) http.Handler {
 		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Add("Vary", "Origin")
-		if origin := r.Header.Get("Origin"); origin != "" && validOrigin(origin) {
+		if origin := r.Header.Get("Origin"); origin != "" && validOrigin(origin) && s.originAllowed(origin) {
 			// The origin is echoed, never "*": browsers refuse "*" with
 			// credentials, and clients send credentials.
 			h.Set("Access-Control-Allow-Origin", origin)
@@ -309,6 +314,18 @@ func (s *Server) withCommonHeaders(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+func (s *Server) originAllowed(origin string) bool {
+	if len(s.cfg.CORSOrigins) == 0 {
+		return true
+	}
+	for _, o := range s.cfg.CORSOrigins {
+		if strings.EqualFold(strings.TrimRight(o, "/"), origin) {
+			return true
+		}
+	}
+	return false
 }
 
 // validOrigin accepts what a browser sends: scheme://host[:port] or "null".
