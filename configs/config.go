@@ -50,6 +50,7 @@ type HTTP struct {
 	IdleTimeout       time.Duration `key:"idle_timeout"`
 	ShutdownTimeout   time.Duration `key:"shutdown_timeout"`
 	PublicMaxAge      time.Duration `key:"public_max_age"`
+	CORSOrigins       []string      `key:"cors_origins"`
 }
 
 type XMPP struct {
@@ -264,6 +265,12 @@ func (c Config) Validate() error {
 			bad("http.public_url", "want an http(s) URL without query, got %q", c.HTTP.PublicURL)
 		}
 	}
+	for _, o := range c.HTTP.CORSOrigins {
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.TrimRight(u.Path, "/") != "" {
+			bad("http.cors_origins", "want scheme://host[:port], got %q", o)
+		}
+	}
 	if c.XMPP.ComponentJID == "" || strings.ContainsAny(c.XMPP.ComponentJID, "@/ ") {
 		bad("xmpp.component_jid", "want a domain JID, got %q", c.XMPP.ComponentJID)
 	}
@@ -405,7 +412,7 @@ func (f field) setYAML(v any) error {
 		if !ok {
 			return fmt.Errorf("want a list, got %v", v)
 		}
-		strs := make([]string, 0, len(list))
+		var strs []string // an empty list is the same as no list
 		for _, item := range list {
 			strs = append(strs, fmt.Sprint(item))
 		}

@@ -136,6 +136,7 @@ func buildApp(ctx context.Context, cfg configs.Config, log *slog.Logger) (*app, 
 	scfg.MaxConcurrentUploads = cfg.Limits.MaxConcurrentUpld
 	scfg.AvatarsPublic = cfg.Avatars.Public
 	scfg.PublicMaxAge = cfg.HTTP.PublicMaxAge
+	scfg.CORSOrigins = cfg.HTTP.CORSOrigins
 	scfg.AbandonAfter = cfg.Uploads.AbandonAfter
 	scfg.PreviewSizes = nil
 	for _, s := range cfg.Previews.Sizes {
