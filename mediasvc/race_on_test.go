@@ -1,0 +1,5 @@
+//go:build race
+
+package mediasvc
+
+const raceEnabled = true
