@@ -251,25 +251,8 @@ func startEjabberdWith(t *testing.T, example []byte) *testEjabberd {
 			<-exited
 		}
 	})
-	deadline := time.Now().Add(30 * time.Second)
-	for _, addr := range []string{e.c2sAddr, e.componentAddr} {
-		for {
-			c, err := net.DialTimeout("tcp", addr, time.Second)
-			if err == nil {
-				c.Close()
-				break
-			}
-			select {
-			case <-exited:
-				t.Fatalf("ejabberd exited:\n%s\n%s", console.String(), e.log())
-			default:
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("ejabberd did not open %s:\n%s\n%s", addr, console.String(), e.log())
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
+	waitForPorts(t, "ejabberd", exited, 30*time.Second, func() string { return console.String() + "\n" + e.log() },
+		e.c2sAddr, e.componentAddr)
 	if strings.Contains(e.log(), "[error]") {
 		t.Logf("ejabberd logged errors at start:\n%s", e.log())
 	}

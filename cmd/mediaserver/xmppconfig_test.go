@@ -234,8 +234,21 @@ Include %s
 			<-exited
 		}
 	})
-	deadline := time.Now().Add(10 * time.Second)
-	for _, addr := range []string{p.c2sAddr, p.componentAddr} {
+	waitForPorts(t, "prosody", exited, 10*time.Second, func() string { return out.String() + "\n" + p.log() },
+		p.c2sAddr, p.componentAddr)
+	if strings.Contains(p.log(), "Failed to open server port") {
+		t.Fatalf("a port was taken:\n%s", p.log())
+	}
+	return p
+}
+
+// waitForPorts waits until a server process (name) accepts connections on
+// every addr, failing with its output (logs) if it exits or takes longer
+// than d.
+func waitForPorts(t *testing.T, name string, exited <-chan struct{}, d time.Duration, logs func() string, addrs ...string) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for _, addr := range addrs {
 		for {
 			c, err := net.DialTimeout("tcp", addr, time.Second)
 			if err == nil {
@@ -244,17 +257,13 @@ Include %s
 			}
 			select {
 			case <-exited:
-				t.Fatalf("prosody exited: %s\n%s", out.String(), p.log())
+				t.Fatalf("%s exited:\n%s", name, logs())
 			default:
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("prosody did not open %s: %s\n%s", addr, out.String(), p.log())
+				t.Fatalf("%s did not open %s:\n%s", name, addr, logs())
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
-	if strings.Contains(p.log(), "Failed to open server port") {
-		t.Fatalf("a port was taken:\n%s", p.log())
-	}
-	return p
 }
