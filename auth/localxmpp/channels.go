@@ -86,6 +86,7 @@ func (s *Server) dialAdmin(ctx context.Context) (*xmppclient.Client, error) {
 		Addr:     s.C2SAddr(),
 		JID:      admin,
 		Password: s.adminPassword,
+		TLS:      s.ClientTLS(),
 	}, nil)
 	if err != nil {
 		return nil, fmt.Errorf("channel admin login: %w", err)

@@ -10,10 +10,17 @@ package localxmpp
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -51,6 +58,10 @@ type Options struct {
 	Dir string
 	// Prosody and Prosodyctl are the binaries ("prosody", "prosodyctl").
 	Prosody, Prosodyctl string
+	// RequireTLS makes c2s require STARTTLS with a self-signed certificate
+	// for Domain made at start (clients verify it with Server.CertPool), as
+	// a real XMPP server would.
+	RequireTLS bool
 	// Debug makes Prosody log at debug level (every stanza), for
 	// diagnosing a test.
 	Debug bool
@@ -69,6 +80,8 @@ type Server struct {
 	c2sPort       int
 	componentPort int
 	adminPassword string
+
+	certs *x509.CertPool // with RequireTLS: the self-signed certificate
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -112,6 +125,12 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		}
 		s.opts.Dir = dir
 		s.ownDir = true
+	}
+	if s.opts.RequireTLS {
+		if err := s.writeCertificate(); err != nil {
+			s.cleanupDir()
+			return nil, err
+		}
 	}
 	// A port found free can be taken before Prosody binds it (Prosody only
 	// logs that), so a failed start is retried on new ports.
@@ -193,7 +212,13 @@ func (s *Server) writeConfig() error {
 	if s.opts.Debug {
 		level = "debug"
 	}
+	encryption := "c2s_require_encryption = false\nallow_unencrypted_plain_auth = true"
+	if s.opts.RequireTLS {
+		encryption = fmt.Sprintf("c2s_require_encryption = true\nallow_unencrypted_plain_auth = false\nssl = { certificate = %s, key = %s }",
+			q(filepath.Join(dir, "cert.pem")), q(filepath.Join(dir, "key.pem")))
+	}
 	cfg := fmt.Sprintf(`-- written by localxmpp; throwaway
+%s
 run_as_root = true
 daemonize = false
 pidfile = %s
@@ -205,9 +230,7 @@ component_interfaces = { "127.0.0.1" }
 c2s_ports = { %d }
 component_ports = { %d }
 modules_disabled = { "s2s" }
-modules_enabled = { "roster", "saslauth", "disco", "ping", "presence", "message", "iq" }
-c2s_require_encryption = false
-allow_unencrypted_plain_auth = true
+modules_enabled = { "roster", "saslauth", "tls", "disco", "ping", "presence", "message", "iq" }
 authentication = "internal_hashed"
 storage = "internal"
 log = { { levels = { min = %s }, to = "file", filename = %s } }
@@ -221,7 +244,7 @@ Component %s
 Component %s "pubsub"
 	admins = { %s }
 	modules_enabled = { "channels_identity" }
-`, q(filepath.Join(dir, "prosody.pid")), q(filepath.Join(dir, "data")), q(filepath.Join(dir, "plugins")),
+`, encryption, q(filepath.Join(dir, "prosody.pid")), q(filepath.Join(dir, "data")), q(filepath.Join(dir, "plugins")),
 		s.c2sPort, s.componentPort, q(level), q(s.LogPath()),
 		q(s.opts.Domain),
 		q(s.opts.ComponentName), q(s.opts.ComponentSecret),
@@ -394,4 +417,53 @@ func (s *Server) Dir() string { return s.opts.Dir }
 // UserJID is localpart@Domain.
 func (s *Server) UserJID(localpart string) jid.JID {
 	return jid.MustParse(localpart + "@" + s.opts.Domain)
+}
+
+// writeCertificate makes a self-signed certificate for the domain, for
+// Prosody's STARTTLS, and keeps it for CertPool.
+func (s *Server) writeCertificate() error {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return fmt.Errorf("tls key: %w", err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()),
+		Subject:      pkix.Name{CommonName: s.opts.Domain},
+		DNSNames:     []string{s.opts.Domain, "*." + s.opts.Domain},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IsCA:         true, BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return fmt.Errorf("tls certificate: %w", err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return fmt.Errorf("tls certificate: %w", err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return fmt.Errorf("tls key: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(s.opts.Dir, "cert.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		return fmt.Errorf("tls certificate: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(s.opts.Dir, "key.pem"), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		return fmt.Errorf("tls key: %w", err)
+	}
+	s.certs = x509.NewCertPool()
+	s.certs.AddCert(cert)
+	return nil
+}
+
+// ClientTLS is the TLS configuration a client needs to log in to this
+// server (nil without RequireTLS: it takes plain logins).
+func (s *Server) ClientTLS() *tls.Config {
+	if s.certs == nil {
+		return nil
+	}
+	return &tls.Config{RootCAs: s.certs, ServerName: s.opts.Domain, MinVersion: tls.VersionTLS12}
 }

@@ -10,6 +10,7 @@ package xmppclient
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -72,6 +73,10 @@ type Config struct {
 	// TraceIn, when set, gets a copy of the XML the server sends (for
 	// debugging, and for tests that check the wire format).
 	TraceIn io.Writer
+	// TLS, when set, makes the login use STARTTLS with this configuration
+	// (its ServerName defaults to the JID's domain) and SCRAM before
+	// PLAIN. Nil logs in without TLS: only for a trusted local server.
+	TLS *tls.Config
 }
 
 // Client is a logged-in user session.
@@ -106,14 +111,24 @@ func Dial(ctx context.Context, cfg Config, answer AnswerFunc) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", cfg.Addr, err)
 	}
-	// Starting in the Secure state makes the negotiator offer SASL without
-	// TLS, which a loopback test server accepts.
-	sess, err := xmpp.NewSession(ctx, cfg.JID.Domain(), cfg.JID, conn, xmpp.Secure,
+	features := []xmpp.StreamFeature{
+		xmpp.SASL("", cfg.Password, sasl.ScramSha256Plus, sasl.ScramSha256, sasl.ScramSha1Plus, sasl.ScramSha1, sasl.Plain),
+		xmpp.BindResource(),
+	}
+	// Without TLS, starting in the Secure state makes the negotiator offer
+	// SASL on the bare connection, which a loopback test server accepts.
+	state := xmpp.Secure
+	if cfg.TLS != nil {
+		tc := cfg.TLS.Clone()
+		if tc.ServerName == "" {
+			tc.ServerName = cfg.JID.Domainpart()
+		}
+		features = append([]xmpp.StreamFeature{xmpp.StartTLS(tc)}, features...)
+		state = 0
+	}
+	sess, err := xmpp.NewSession(ctx, cfg.JID.Domain(), cfg.JID, conn, state,
 		xmpp.NewNegotiator(func(*xmpp.Session, *xmpp.StreamConfig) xmpp.StreamConfig {
-			return xmpp.StreamConfig{Features: []xmpp.StreamFeature{
-				xmpp.SASL("", cfg.Password, sasl.Plain),
-				xmpp.BindResource(),
-			}, TeeIn: cfg.TraceIn}
+			return xmpp.StreamConfig{Features: features, TeeIn: cfg.TraceIn}
 		}))
 	if err != nil {
 		conn.Close()

@@ -54,9 +54,15 @@ func (l *lockedBuffer) String() string {
 
 func startOpsStack(t *testing.T) *opsStack {
 	t.Helper()
+	return startOpsStackWith(t, localxmpp.Options{})
+}
+
+// startOpsStackWith is startOpsStack with Prosody options (RequireTLS).
+func startOpsStackWith(t *testing.T, opts localxmpp.Options) *opsStack {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	px, err := localxmpp.Start(ctx, localxmpp.Options{})
+	px, err := localxmpp.Start(ctx, opts)
 	if err != nil {
 		t.Fatalf("start Prosody: %v", err)
 	}
@@ -139,7 +145,7 @@ func (s *opsStack) login(t *testing.T, user jid.JID, password, tid string) strin
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	c, err := xmppclient.Dial(ctx, xmppclient.Config{Addr: s.px.C2SAddr(), JID: user, Password: password},
+	c, err := xmppclient.Dial(ctx, xmppclient.Config{Addr: s.px.C2SAddr(), JID: user, Password: password, TLS: s.px.ClientTLS()},
 		func(auth.ConfirmRequest) xmppclient.Answer { return xmppclient.Accept })
 	if err != nil {
 		t.Fatalf("log in %s: %v", user, err)

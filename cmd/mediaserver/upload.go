@@ -9,6 +9,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -54,6 +56,8 @@ type clientFlags struct {
 	baseURL      string
 	component    string
 	timeout      time.Duration
+	plaintext    bool
+	tlsCA        string
 }
 
 func (f *clientFlags) register(fs *flag.FlagSet) {
@@ -64,6 +68,31 @@ func (f *clientFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.baseURL, "url", "", "media server base `URL` (default: discovered by disco#info on the media component)")
 	fs.StringVar(&f.component, "component", "", "media component `JID` to discover the URL from (default media.<domain>)")
 	fs.DurationVar(&f.timeout, "login-timeout", 15*time.Second, "bound on XMPP login and discovery")
+	fs.BoolVar(&f.plaintext, "plaintext", false, "log in without TLS (only for a trusted local XMPP server)")
+	fs.StringVar(&f.tlsCA, "tls-ca", "", "trust the certificates in PEM `FILE` for the XMPP server (default: the system's)")
+}
+
+// tlsConfig is how the login is protected: STARTTLS verified against the
+// system's roots or --tls-ca, unless --plaintext.
+func (f clientFlags) tlsConfig() (*tls.Config, error) {
+	if f.plaintext {
+		if f.tlsCA != "" {
+			return nil, errors.New("--plaintext and --tls-ca exclude each other")
+		}
+		return nil, nil
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if f.tlsCA != "" {
+		pemData, err := os.ReadFile(f.tlsCA)
+		if err != nil {
+			return nil, fmt.Errorf("--tls-ca: %w", err)
+		}
+		cfg.RootCAs = x509.NewCertPool()
+		if !cfg.RootCAs.AppendCertsFromPEM(pemData) {
+			return nil, fmt.Errorf("--tls-ca %s: no PEM certificate in it", f.tlsCA)
+		}
+	}
+	return cfg, nil
 }
 
 // mediaClient is a logged-in user talking to one media server.
@@ -91,6 +120,10 @@ func dialMediaClient(ctx context.Context, f clientFlags) (*mediaClient, error) {
 	if err != nil {
 		return nil, err
 	}
+	tlsCfg, err := f.tlsConfig()
+	if err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
 	addr := f.server
@@ -104,7 +137,7 @@ func dialMediaClient(ctx context.Context, f clientFlags) (*mediaClient, error) {
 		}
 		return xmppclient.Ignore
 	}
-	xc, err := xmppclient.Dial(ctx, xmppclient.Config{Addr: addr, JID: user.Bare(), Password: password, DialTimeout: f.timeout}, answer)
+	xc, err := xmppclient.Dial(ctx, xmppclient.Config{Addr: addr, JID: user.Bare(), Password: password, DialTimeout: f.timeout, TLS: tlsCfg}, answer)
 	if err != nil {
 		return nil, fmt.Errorf("log in to XMPP at %s: %w", addr, err)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"flag"
+	"github.com/xmppmedia/mediaserver/auth/localxmpp"
 	"image"
 	_ "image/jpeg"
 	_ "image/png"
@@ -61,8 +62,11 @@ func parseUploadOutput(t *testing.T, out string) map[string]printedItem {
 // prints serve the file and its previews to someone with the channel's
 // credentials (and not to anyone else: the channel is private).
 // `mediaserver get` then fetches the same bytes.
+//
+// The XMPP server requires STARTTLS, as real ones do; the CLI trusts its
+// self-signed certificate with --tls-ca.
 func TestUploadCommandEndToEnd(t *testing.T) {
-	s := startOpsStack(t)
+	s := startOpsStackWith(t, localxmpp.Options{RequireTLS: true})
 	user, password := s.newUser(t, "sharer", "whitelist")
 	dir := t.TempDir()
 	photo := testPhoto(t, 1200, 900)
@@ -78,7 +82,7 @@ func TestUploadCommandEndToEnd(t *testing.T) {
 	}
 	passwordFile := filepath.Join(dir, "password")
 	os.WriteFile(passwordFile, []byte(password+"\n"), 0o600)
-	login := []string{"--jid", user.String() + "/laptop", "--server", s.px.C2SAddr()}
+	login := []string{"--jid", user.String() + "/laptop", "--server", s.px.C2SAddr(), "--tls-ca", filepath.Join(s.px.Dir(), "cert.pem")}
 
 	tests := []struct {
 		name  string
@@ -215,7 +219,7 @@ func TestUploadCommandErrors(t *testing.T) {
 	other, _ := s.newUser(t, "stranger", "whitelist")
 	file := filepath.Join(t.TempDir(), "a.txt")
 	os.WriteFile(file, []byte("hello"), 0o600)
-	login := []string{"--jid", user.String(), "--server", s.px.C2SAddr()}
+	login := []string{"--jid", user.String(), "--server", s.px.C2SAddr(), "--plaintext"}
 	for _, tc := range []struct {
 		name string
 		args []string
