@@ -25,6 +25,7 @@ import (
 	"github.com/xmppmedia/mediaserver/storage/disk"
 	"github.com/xmppmedia/mediaserver/storage/sqlite"
 	"github.com/xmppmedia/mediaserver/transform"
+	"github.com/xmppmedia/mediaserver/transform/poster"
 )
 
 // Users and channels of the fixture, as the decision table sees them.
@@ -109,8 +110,12 @@ func (e *env) newServer(cfg Config) *Server {
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	posters, err := poster.New(poster.Config{MaxPixels: tcfg.MaxPixels})
+	if err != nil {
+		e.t.Fatal(err)
+	}
 	srv, err := New(cfg, Deps{
-		Blobs: blobs, Metadata: meta, Images: images,
+		Blobs: blobs, Metadata: meta, Images: images, Posters: posters,
 		Auth: &auth.Guard{Channels: e.channels, Confirmer: e.confirm},
 	})
 	if err != nil {

@@ -113,6 +113,9 @@ func entityDir(entity string) string {
 
 func originalKey(entity, id string) string { return entityDir(entity) + "/" + id }
 
+// posterKey is where a video's still frame lives.
+func posterKey(entity, id string) string { return entityDir(entity) + "/" + id + ".poster" }
+
 func previewKey(entity, id string, b transform.Box) string {
 	return fmt.Sprintf("%s/%s.%dx%d", entityDir(entity), id, b.Width, b.Height)
 }

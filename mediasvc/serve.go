@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"mime"
 	"net/http"
 	"strconv"
@@ -114,7 +115,7 @@ func requestedBox(ws, hs string) (transform.Box, error) {
 // servePreview answers from the stored preview of the smallest box of the
 // bounded set that covers the request, making and storing it on first use.
 func (s *Server) servePreview(w http.ResponseWriter, r *http.Request, m storage.Media, dec auth.Decision, want transform.Box) error {
-	if !transform.IsImageType(m.MimeType) {
+	if !hasPreviews(m) {
 		return errorf(http.StatusPreconditionFailed, "this media type has no previews")
 	}
 	box := s.coveringBox(want.Width, want.Height)
@@ -145,7 +146,8 @@ func (s *Server) preview(ctx context.Context, m storage.Media, box transform.Box
 		// Detached from one client's cancellation: others may be waiting.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.PreviewWait+time.Minute)
 		defer cancel()
-		rc, _, err := s.blobs.Fetch(ctx, m.BlobKey)
+		src, srcSize := previewSource(m)
+		rc, _, err := s.blobs.Fetch(ctx, src)
 		if err != nil {
 			return storage.Preview{}, fmt.Errorf("read %s: %w", m.ID, err)
 		}
@@ -153,7 +155,7 @@ func (s *Server) preview(ctx context.Context, m storage.Media, box transform.Box
 		wait, cancelWait := context.WithTimeout(ctx, s.cfg.PreviewWait)
 		defer cancelWait()
 		start := time.Now()
-		imgs, err := s.images.PreviewsContext(wait, rc, m.Size, []transform.Box{box})
+		imgs, err := s.images.PreviewsContext(wait, rc, srcSize, []transform.Box{box})
 		s.metrics.ObservePreview("on_demand", time.Since(start), err)
 		if err != nil {
 			return storage.Preview{}, fmt.Errorf("preview %s %v: %w", m.ID, box, err)
@@ -171,6 +173,24 @@ func (s *Server) preview(ctx context.Context, m storage.Media, box transform.Box
 		return storage.Preview{}, err
 	}
 	return v.(storage.Preview), nil
+}
+
+// hasPreviews: images, and videos whose poster frame was made at upload
+// (their dimensions are known only then).
+func hasPreviews(m storage.Media) bool {
+	return transform.IsImageType(m.MimeType) || isVideo(m.MimeType) && m.Width > 0
+}
+
+func isVideo(mimeType string) bool { return strings.HasPrefix(mimeType, "video/") }
+
+// previewSource is the blob previews are made from and the size a preview
+// must beat to be worth storing: the original of an image, the poster
+// frame of a video (which never stands in for the video itself).
+func previewSource(m storage.Media) (key string, size int64) {
+	if isVideo(m.MimeType) {
+		return posterKey(m.Entity, m.ID), math.MaxInt64
+	}
+	return m.BlobKey, m.Size
 }
 
 // storePreview writes a rendered preview (or points at the original when

@@ -24,6 +24,7 @@ import (
 	"github.com/xmppmedia/mediaserver/auth"
 	"github.com/xmppmedia/mediaserver/storage"
 	"github.com/xmppmedia/mediaserver/transform"
+	"github.com/xmppmedia/mediaserver/transform/poster"
 )
 
 // Config is the part of the configuration the HTTP service uses.
@@ -97,7 +98,10 @@ type Deps struct {
 	Metadata storage.Metadata
 	Auth     auth.Authorizer
 	Images   *transform.Transformer
-	Log      *slog.Logger
+	// Posters, when set, gives videos dimensions, duration and previews
+	// (ffmpeg); without it videos are stored as plain files.
+	Posters *poster.Maker
+	Log     *slog.Logger
 	// Ready, when set, is asked by /readyz besides the metadata store
 	// (e.g. whether the XMPP component is connected).
 	Ready func(ctx context.Context) error
@@ -139,6 +143,7 @@ type Server struct {
 	meta     storage.Metadata
 	auth     auth.Authorizer
 	images   *transform.Transformer
+	posters  *poster.Maker
 	log      *slog.Logger
 	ready    func(ctx context.Context) error
 	metrics  Metrics
@@ -171,6 +176,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		meta:    deps.Metadata,
 		auth:    deps.Auth,
 		images:  deps.Images,
+		posters: deps.Posters,
 		log:     log,
 		ready:   deps.Ready,
 		metrics: deps.Metrics,

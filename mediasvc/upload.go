@@ -2,16 +2,19 @@ package mediasvc
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/xmppmedia/mediaserver/auth"
 	"github.com/xmppmedia/mediaserver/storage"
 	"github.com/xmppmedia/mediaserver/transform"
+	"github.com/xmppmedia/mediaserver/transform/poster"
 )
 
 // Multipart framing and form fields around the file; the file itself is
@@ -156,6 +159,11 @@ func (u *upload) finish(ctx context.Context, form uploadForm, asAvatar bool) err
 			return err
 		}
 	}
+	if isVideo(mimeType) && u.s.posters != nil {
+		if err := u.makePoster(ctx); err != nil {
+			return err
+		}
+	}
 
 	prev, prevPreviews, err := u.s.meta.Commit(ctx, u.m, asAvatar)
 	if err != nil {
@@ -239,12 +247,13 @@ func (u *upload) makePreviews(ctx context.Context) error {
 	if len(u.s.upload) == 0 {
 		return nil
 	}
-	rc, _, err := u.s.blobs.Fetch(ctx, u.m.BlobKey)
+	src, srcSize := previewSource(u.m)
+	rc, _, err := u.s.blobs.Fetch(ctx, src)
 	if err != nil {
 		return fmt.Errorf("read upload %s: %w", u.id, err)
 	}
 	start := time.Now()
-	imgs, err := u.s.images.PreviewsContext(ctx, rc, u.m.Size, u.s.upload)
+	imgs, err := u.s.images.PreviewsContext(ctx, rc, srcSize, u.s.upload)
 	u.s.metrics.ObservePreview("upload", time.Since(start), err)
 	rc.Close()
 	if err != nil {
@@ -258,6 +267,44 @@ func (u *upload) makePreviews(ctx context.Context) error {
 		u.previews = append(u.previews, p)
 	}
 	return nil
+}
+
+// makePoster gives a video its dimensions, duration and previews: the
+// tools need a file, so the stored video is copied to a temporary one, a
+// frame is taken, stored beside the video, and previewed like an image. A
+// video the tools cannot read is kept as a file without previews.
+func (u *upload) makePoster(ctx context.Context) error {
+	tmp, err := os.CreateTemp("", "mediaserver-video-*")
+	if err != nil {
+		return fmt.Errorf("poster of %s: %w", u.id, err)
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	rc, _, err := u.s.blobs.Fetch(ctx, u.m.BlobKey)
+	if err != nil {
+		return fmt.Errorf("read upload %s: %w", u.id, err)
+	}
+	_, err = io.Copy(tmp, rc)
+	rc.Close()
+	if err != nil {
+		return fmt.Errorf("poster of %s: copy: %w", u.id, err)
+	}
+	info, err := u.s.posters.Probe(ctx, tmp.Name())
+	if err == nil {
+		var frame []byte
+		if frame, err = u.s.posters.Frame(ctx, tmp.Name(), info); err == nil {
+			if _, err := u.s.blobs.Put(ctx, posterKey(u.entity, u.id), bytesReader(frame)); err != nil {
+				return fmt.Errorf("store poster of %s: %w", u.id, err)
+			}
+			u.m.Width, u.m.Height, u.m.LengthMS = info.Width, info.Height, info.DurationMS
+			return u.makePreviews(ctx)
+		}
+	}
+	if errors.Is(err, poster.ErrNoVideo) {
+		u.s.log.Info("video without previews", "id", u.id, "err", err)
+		return nil
+	}
+	return fmt.Errorf("poster of %s: %w", u.id, err)
 }
 
 // discard removes whatever a failed upload wrote. It runs even when the
@@ -289,6 +336,7 @@ func (s *Server) removeBlobs(ctx context.Context, m storage.Media, previews []st
 	for _, b := range s.boxes {
 		keys = append(keys, previewKey(m.Entity, m.ID, b))
 	}
+	keys = append(keys, posterKey(m.Entity, m.ID))
 	if err := s.blobs.Remove(ctx, dedupe(keys)...); err != nil {
 		return fmt.Errorf("remove blobs of %s: %w", m.ID, err)
 	}

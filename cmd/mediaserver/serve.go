@@ -22,6 +22,7 @@ import (
 	"github.com/xmppmedia/mediaserver/storage/s3store"
 	"github.com/xmppmedia/mediaserver/storage/sqlite"
 	"github.com/xmppmedia/mediaserver/transform"
+	"github.com/xmppmedia/mediaserver/transform/poster"
 )
 
 func runServe(args []string, stderr io.Writer) error {
@@ -130,6 +131,14 @@ func buildApp(ctx context.Context, cfg configs.Config, log *slog.Logger) (*app, 
 	a.metrics = newMetrics(cfg, a.component)
 	guard := countedGuard(cfg, a.metrics, a.component)
 
+	// Videos get posters and previews where ffmpeg is installed; without
+	// it they are stored and served as plain files.
+	posters, err := poster.New(poster.Config{MaxPixels: cfg.Limits.MaxImagePixels})
+	if err != nil {
+		log.Warn("videos will have no previews", "err", err)
+		posters = nil
+	}
+
 	scfg := mediasvc.DefaultConfig()
 	scfg.PublicURL = cfg.HTTP.PublicURL
 	scfg.MaxUploadBytes = cfg.Limits.MaxUploadBytes
@@ -148,7 +157,7 @@ func buildApp(ctx context.Context, cfg configs.Config, log *slog.Logger) (*app, 
 		scfg.PreviewSizes = append(scfg.PreviewSizes, b)
 	}
 	a.svc, err = mediasvc.New(scfg, mediasvc.Deps{
-		Blobs: blobs, Metadata: a.meta, Auth: guard, Images: images, Log: log, Metrics: a.metrics,
+		Blobs: blobs, Metadata: a.meta, Auth: guard, Images: images, Posters: posters, Log: log, Metrics: a.metrics,
 		Demo: demoPage(cfg),
 		Ready: func(context.Context) error {
 			if !a.component.Connected() {
