@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"mellium.im/xmpp"
 	"sort"
 	"strings"
 
@@ -97,7 +98,14 @@ func (s *Server) dialAdmin(ctx context.Context) (*xmppclient.Client, error) {
 // adminIQ sends an IQ set with the given payload to the channel server and
 // returns the stanza error of an error reply.
 func (s *Server) adminIQ(ctx context.Context, c *xmppclient.Client, payload string) error {
-	resp, err := c.Session().SendIQElement(ctx, tokens(payload), stanza.IQ{Type: stanza.SetIQ, To: s.ChannelServer()})
+	return SetIQ(ctx, c.Session(), jid.JID{}, s.ChannelServer(), payload)
+}
+
+// SetIQ sends an IQ set with a literal XML payload on sess and returns an
+// error reply as an error. from is required on a component session and
+// zero on a client's (the server stamps it). For provisioning test servers.
+func SetIQ(ctx context.Context, sess *xmpp.Session, from, to jid.JID, payload string) error {
+	resp, err := sess.SendIQElement(ctx, tokens(payload), stanza.IQ{Type: stanza.SetIQ, To: to, From: from})
 	if err != nil {
 		return err
 	}

@@ -102,20 +102,10 @@ func TestEjabberdExampleConfig(t *testing.T) {
 		}
 	}
 
-	comp, err := xmppauth.New(xmppauth.Config{
+	comp := runComponent(t, ctx, xmppauth.Config{
 		ComponentJID: media, Secret: secret, ServerAddr: ej.componentAddr,
 		ChannelServer: channels, ReplyTimeout: 10 * time.Second,
-	}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stopRun := context.WithCancel(context.Background())
-	ran := make(chan error, 1)
-	go func() { ran <- comp.Run(runCtx) }()
-	t.Cleanup(func() { stopRun(); <-ran })
-	if err := comp.WaitConnected(ctx); err != nil {
-		t.Fatalf("component with the example's password: %v\n%s", err, ej.log())
-	}
+	}, ej.log)
 
 	info, err := comp.Channel(ctx, alice)
 	if err != nil {

@@ -19,9 +19,9 @@ import (
 	"mellium.im/xmpp"
 	"mellium.im/xmpp/component"
 	"mellium.im/xmpp/jid"
-	"mellium.im/xmpp/stanza"
 
 	"github.com/xmppmedia/mediaserver/auth"
+	"github.com/xmppmedia/mediaserver/auth/localxmpp"
 	"github.com/xmppmedia/mediaserver/auth/xmppauth"
 	"github.com/xmppmedia/mediaserver/auth/xmppclient"
 )
@@ -99,20 +99,10 @@ func TestProsodyExampleConfig(t *testing.T) {
 	}()
 
 	// The media server's own component, configured as the example says.
-	comp, err := xmppauth.New(xmppauth.Config{
+	comp := runComponent(t, ctx, xmppauth.Config{
 		ComponentJID: media, Secret: secret, ServerAddr: p.componentAddr,
 		ChannelServer: channels, ReplyTimeout: 10 * time.Second,
-	}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stopRun := context.WithCancel(context.Background())
-	ran := make(chan error, 1)
-	go func() { ran <- comp.Run(runCtx) }()
-	t.Cleanup(func() { stopRun(); <-ran })
-	if err := comp.WaitConnected(ctx); err != nil {
-		t.Fatalf("component: %v\n%s", err, p.log())
-	}
+	}, p.log)
 	info, err := comp.Channel(ctx, alice)
 	if err != nil {
 		t.Fatalf("read channel as the media component: %v\n%s", err, p.log())
@@ -133,28 +123,28 @@ func TestProsodyExampleConfig(t *testing.T) {
 	}
 }
 
-// setIQ sends an IQ set with a literal XML payload and returns an error
-// reply as an error. from is required on a component session and zero on a
-// client's (the server stamps it).
+// setIQ sends an IQ set with a literal payload (localxmpp.SetIQ with a
+// string JID).
 func setIQ(ctx context.Context, sess *xmpp.Session, from jid.JID, to, payload string) error {
-	r := xmlstream.RemoveAttr(func(_ xml.StartElement, a xml.Attr) bool {
-		return a.Name.Space == "" && a.Name.Local == "xmlns" || a.Name.Space == "xmlns"
-	})(xml.NewDecoder(strings.NewReader(payload)))
-	resp, err := sess.SendIQElement(ctx, r, stanza.IQ{Type: stanza.SetIQ, To: jid.MustParse(to), From: from})
+	return localxmpp.SetIQ(ctx, sess, from, jid.MustParse(to), payload)
+}
+
+// runComponent runs the media server's component with cfg until the test
+// ends and waits until it is connected (logs: the XMPP server's log).
+func runComponent(t *testing.T, ctx context.Context, cfg xmppauth.Config, logs func() string) *xmppauth.Component {
+	t.Helper()
+	comp, err := xmppauth.New(cfg, nil)
 	if err != nil {
-		return err
+		t.Fatal(err)
 	}
-	defer resp.Close()
-	tok, err := resp.Token()
-	if err != nil {
-		return err
+	runCtx, stopRun := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- comp.Run(runCtx) }()
+	t.Cleanup(func() { stopRun(); <-ran })
+	if err := comp.WaitConnected(ctx); err != nil {
+		t.Fatalf("component %s: %v\n%s", cfg.ComponentJID, err, logs())
 	}
-	start, ok := tok.(xml.StartElement)
-	if !ok {
-		return fmt.Errorf("unexpected reply token %T", tok)
-	}
-	_, err = stanza.UnmarshalIQError(resp, start)
-	return err
+	return comp
 }
 
 // testProsody is a Prosody running a configuration that includes a file
