@@ -147,12 +147,12 @@ func (u *upload) finish(ctx context.Context, form uploadForm, asAvatar bool) err
 		return errorf(http.StatusUnsupportedMediaType, "an avatar must be a JPEG, PNG, GIF or WebP image")
 	}
 	if isImage {
+		// The avatar's crop knows its size; other images read their header.
 		if asAvatar {
 			if err := u.cropAvatar(ctx); err != nil {
 				return err
 			}
-		}
-		if err := u.inspect(ctx); err != nil {
+		} else if err := u.inspect(ctx); err != nil {
 			return err
 		}
 		if err := u.makePreviews(ctx); err != nil {
@@ -221,6 +221,7 @@ func (u *upload) cropAvatar(ctx context.Context) error {
 		return fmt.Errorf("store avatar %s: %w", u.id, err)
 	}
 	u.m.Size, u.m.SHA1, u.m.MimeType = sum.Size, sum.SHA1, img.MimeType
+	u.m.Width, u.m.Height = img.Width, img.Height
 	if exts, _ := mime.ExtensionsByType(img.MimeType); len(exts) > 0 && extensionOf(u.m.FileName) != strings.TrimPrefix(exts[0], ".") {
 		u.m.Extension = strings.TrimPrefix(exts[0], ".")
 	}
