@@ -111,6 +111,10 @@ func TestClientDisconnectMidUpload(t *testing.T) {
 	for len(tempFiles(e.root)) == 0 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
+	if len(tempFiles(e.root)) == 0 {
+		// Without a spooled part the test below would prove nothing.
+		t.Fatal("the upload never reached the store: no temp file appeared")
+	}
 	conn.Close() // the phone lost its signal
 	for len(e.blobFiles())+len(tempFiles(e.root)) > 0 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
