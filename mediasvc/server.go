@@ -310,6 +310,10 @@ func (s *Server) withCommonHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
+		// URLs of this server carry credentials (?auth=...) by design: a
+		// page or file served from here must never pass its URL on as a
+		// Referer.
+		h.Set("Referrer-Policy", "no-referrer")
 		h.Add("Vary", "Origin")
 		if origin := r.Header.Get("Origin"); origin != "" && validOrigin(origin) && s.originAllowed(origin) {
 			// The origin is echoed, never "*": browsers refuse "*" with
