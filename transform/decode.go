@@ -47,6 +47,9 @@ func decode(rr *replayReader, h *header, need image.Point) (img image.Image, err
 		if err == nil {
 			h.orientation = webpOrientation(bytes.NewReader(data))
 			img, err = webp.Decode(bytes.NewReader(data))
+			if err == nil {
+				expandStudioRange(img)
+			}
 		}
 	default:
 		return nil, ErrUnsupported
