@@ -40,6 +40,9 @@ func TestCachesAreBounded(t *testing.T) {
 type zeroChannels struct{}
 
 func (zeroChannels) Channel(context.Context, jid.JID) (ChannelInfo, error) { return ChannelInfo{}, nil }
+func (zeroChannels) AccessModel(context.Context, jid.JID) (ChannelInfo, error) {
+	return ChannelInfo{}, nil
+}
 
 // Expired entries are the first to go when the cache is full.
 func TestCacheEvictsExpiredFirst(t *testing.T) {
@@ -72,6 +75,9 @@ type switchChannels struct {
 }
 
 func (s *switchChannels) Channel(context.Context, jid.JID) (ChannelInfo, error) { return s.info, s.err }
+func (s *switchChannels) AccessModel(context.Context, jid.JID) (ChannelInfo, error) {
+	return ChannelInfo{AccessModel: s.info.AccessModel}, s.err
+}
 
 // A stale open channel is served for MaxStaleOpen past its ttl, not longer.
 func TestStaleOpenChannelHasALimit(t *testing.T) {

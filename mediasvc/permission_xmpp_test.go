@@ -29,6 +29,13 @@ type outageChannels struct {
 	down atomic.Bool
 }
 
+func (o *outageChannels) AccessModel(ctx context.Context, entity jid.JID) (auth.ChannelInfo, error) {
+	if o.down.Load() {
+		return auth.ChannelInfo{}, fmt.Errorf("%w: channel server unreachable (test outage)", auth.ErrUnavailable)
+	}
+	return o.next.AccessModel(ctx, entity)
+}
+
 func (o *outageChannels) Channel(ctx context.Context, entity jid.JID) (auth.ChannelInfo, error) {
 	if o.down.Load() {
 		return auth.ChannelInfo{}, fmt.Errorf("%w: channel server unreachable (test outage)", auth.ErrUnavailable)
