@@ -618,3 +618,36 @@ func TestConfirmConcurrentUsers(t *testing.T) {
 		t.Error(e)
 	}
 }
+
+// A flooder that hangs up at once frees its waiting questions, but cannot
+// prompt the user faster than QuestionBurst and then one per
+// QuestionInterval from one address.
+func TestConfirmPromptRateIsBounded(t *testing.T) {
+	ctx := testContext(t)
+	client, rec := newUser(t, stack.srv, "prompted", xmppclient.Ignore)
+	const n = xmppauth.QuestionBurst + 20
+	started := time.Now()
+	var tooMany int
+	for i := 0; i < n; i++ {
+		hungUp, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+		err := stack.short.Confirm(hungUp, auth.ConfirmRequest{JID: client.JID(), TransactionID: fmt.Sprintf("prompt-%d", i), Method: "GET", URL: "u", Source: "203.0.113.9"})
+		cancel()
+		if errors.Is(err, auth.ErrTooMany) {
+			tooMany++
+		}
+	}
+	refilled := int(time.Since(started) / xmppauth.QuestionInterval)
+	if want := n - xmppauth.QuestionBurst - refilled - 1; tooMany < want {
+		t.Errorf("%d of %d hung-up requests refused, want at least %d", tooMany, n, want)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if asked := len(rec.Asked()); asked > xmppauth.QuestionBurst+refilled+1 {
+		t.Errorf("the user was prompted %d times in %s, bound %d", asked, time.Since(started).Round(time.Millisecond), xmppauth.QuestionBurst+refilled+1)
+	}
+	// Another address is not held back by it.
+	hungUp, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	if err := stack.short.Confirm(hungUp, auth.ConfirmRequest{JID: client.JID(), TransactionID: "other-address", Method: "GET", URL: "u", Source: "203.0.113.10"}); errors.Is(err, auth.ErrTooMany) {
+		t.Errorf("another address: %v", err)
+	}
+}
