@@ -29,9 +29,9 @@ const (
 
 // sniffContainer returns the demuxer for the file at path, or ErrNoVideo
 // when it is not an allowed container. ISO files are also refused when a
-// track's data reference points outside the file (a dref 'url '/'urn '
-// entry without the self-contained flag, or an 'alis' entry): ffmpeg
-// could otherwise be steered to open another file or a URL.
+// track's data reference points outside the file (a dref entry without
+// the self-contained flag): ffmpeg could otherwise be steered to open
+// another file or a URL.
 func sniffContainer(path string) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -116,9 +116,10 @@ func (w *boxWalk) dref(start, end int64) error {
 		if _, err := w.r.ReadAt(h[:], off); err != nil {
 			return fmt.Errorf("%w: truncated data reference", ErrNoVideo)
 		}
+		// Whatever the entry's type ('url ', 'urn ', QuickTime's 'alis',
+		// which iPhones write), flag 1 says "the data is in this file".
 		size, typ := int64(binary.BigEndian.Uint32(h[:4])), string(h[4:8])
-		selfContained := h[11]&1 == 1
-		if (typ != "url " && typ != "urn ") || !selfContained {
+		if h[11]&1 != 1 {
 			return fmt.Errorf("%w: a track's data lives outside the file (%q reference)", ErrNoVideo, typ)
 		}
 		if size < 12 || size > end-off {

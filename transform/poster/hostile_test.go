@@ -172,3 +172,30 @@ func externalDref(t *testing.T, mp4 []byte, location string) []byte {
 	}
 	return out
 }
+
+// QuickTime files (iPhones write them) reference their own data with an
+// 'alis' entry flagged self-contained: such a file is read normally.
+func TestSelfContainedAliasIsAccepted(t *testing.T) {
+	m, err := poster.New(poster.Config{MaxPixels: 50_000_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(makeVideo(t, "q.mov", "160x120", "2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := strings.Index(string(b), "dref")
+	j := strings.Index(string(b[i:]), "url ")
+	if i < 0 || j < 0 {
+		t.Fatal("no dref url entry in the test video")
+	}
+	copy(b[i+j:], "alis")
+	path := filepath.Join(t.TempDir(), "alias.mov")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	info, err := m.Probe(context.Background(), path)
+	if err != nil || info.Width != 160 || info.Height != 120 {
+		t.Fatalf("Probe = %+v, %v; want 160x120", info, err)
+	}
+}
