@@ -63,6 +63,7 @@ type inbound struct {
 	ID      string `xml:"id,attr"`
 	From    string `xml:"from,attr"`
 	Type    string `xml:"type,attr"`
+	Thread  string `xml:"thread"`
 	Confirm *struct {
 		ID     string `xml:"id,attr"`
 		Method string `xml:"method,attr"`
@@ -79,6 +80,7 @@ type pendingConfirm struct {
 	method, url string
 	source      string
 	id          string     // our message's stanza id
+	thread      string     // our message's thread
 	seq         uint64     // order of asking, to find the oldest
 	answer      chan error // buffered 1: nil (accepted), ErrDenied or ErrTooMany
 }
@@ -93,12 +95,12 @@ func (p *pendingConfirm) from(j jid.JID) bool {
 }
 
 // answers reports whether reply r (already known to carry p's transaction
-// id) is about p's question: it echoes our stanza id, or the method and URL
-// that p asked about. A client that accepts only some questions (say,
-// reads) must not accept another question with the same transaction id by
-// accepting one of them.
+// id) is about p's question: it echoes our stanza id or thread, or the
+// method and URL that p asked about. A client that accepts only some
+// questions (say, reads) must not accept another question with the same
+// transaction id by accepting one of them.
 func (p *pendingConfirm) answers(r inbound) bool {
-	if r.ID != "" && r.ID == p.id {
+	if r.ID != "" && r.ID == p.id || r.Thread != "" && r.Thread == p.thread {
 		return true
 	}
 	return r.Confirm != nil && r.Confirm.Method == p.method && r.Confirm.URL == p.url
@@ -347,7 +349,7 @@ func (c *Component) Confirm(ctx context.Context, req auth.ConfirmRequest) error 
 	p := &pendingConfirm{
 		to: req.JID, user: req.JID.Bare().String(), tid: req.TransactionID,
 		method: req.Method, url: req.URL, source: req.Source,
-		id: randomID(), answer: make(chan error, 1),
+		id: randomID(), thread: randomID(), answer: make(chan error, 1),
 	}
 	// Registered before sending: the answer may arrive before Send returns.
 	if err := c.confirms.add(p); err != nil {
@@ -359,7 +361,7 @@ func (c *Component) Confirm(ctx context.Context, req auth.ConfirmRequest) error 
 	defer timer.Stop()
 	sendCtx, cancel := context.WithTimeout(ctx, c.cfg.ReplyTimeout)
 	defer cancel()
-	if err := sess.Send(sendCtx, confirmMessage(c.jid, p.id, req)); err != nil {
+	if err := sess.Send(sendCtx, confirmMessage(c.jid, p.id, p.thread, req)); err != nil {
 		return fmt.Errorf("%w: send confirm to %s: %v", auth.ErrUnavailable, req.JID, err)
 	}
 	select {
@@ -375,7 +377,7 @@ func (c *Component) Confirm(ctx context.Context, req auth.ConfirmRequest) error 
 }
 
 // confirmMessage is the XEP-0070 question of API.md.
-func confirmMessage(from jid.JID, id string, req auth.ConfirmRequest) xml.TokenReader {
+func confirmMessage(from jid.JID, id, thread string, req auth.ConfirmRequest) xml.TokenReader {
 	msg := stanza.Message{ID: id, To: req.JID, From: from, Type: stanza.NormalMessage}
 	text := func(local, s string) xml.TokenReader {
 		return xmlstream.Wrap(xmlstream.Token(xml.CharData(s)), xml.StartElement{Name: xml.Name{Local: local}})
@@ -389,7 +391,7 @@ func confirmMessage(from jid.JID, id string, req auth.ConfirmRequest) xml.TokenR
 		},
 	}
 	return msg.Wrap(xmlstream.MultiReader(
-		text("thread", randomID()),
+		text("thread", thread),
 		text("body", "Confirmation message for transaction "+req.TransactionID),
 		xmlstream.Wrap(nil, confirm),
 	))

@@ -380,7 +380,7 @@ func tracedUser(t *testing.T, name string) (*xmppclient.Client, *recorder, *sync
 }
 
 var (
-	threadRE    = regexp.MustCompile(`<thread>[^<]+</thread>`)
+	threadRE    = regexp.MustCompile(`<thread>([^<]+)</thread>`)
 	messageIDRE = regexp.MustCompile(`<message [^>]*id=['"]([^'"]+)['"][^>]*>`)
 )
 
@@ -446,6 +446,12 @@ func TestConfirmOtherReplyForms(t *testing.T) {
 		reply func(to, tid, msgID string) string
 		want  error
 	}{
+		{"echo of the transaction id with our thread accepts", func(to, tid, _ string) string {
+			return `<message type='normal' to='` + to + `'><thread>THREAD</thread><confirm xmlns='http://jabber.org/protocol/http-auth' id='` + tid + `'/></message>`
+		}, nil},
+		{"echo of the transaction id for another method changes nothing", func(to, tid, _ string) string {
+			return `<message type='normal' to='` + to + `'><confirm xmlns='http://jabber.org/protocol/http-auth' id='` + tid + `' method='DELETE' url='u'/></message>`
+		}, auth.ErrDenied}, // by timeout
 		{"iq result with confirm accepts", func(to, tid, _ string) string {
 			return `<iq type='result' id='r1' to='` + to + `'>` + confirmEl(tid) + `</iq>`
 		}, nil},
@@ -480,7 +486,11 @@ func TestConfirmOtherReplyForms(t *testing.T) {
 			if m == nil {
 				t.Fatalf("no message id in what the client received:\n%s", trace.String())
 			}
-			if err := client.Session().Send(ctx, rawStanza(tt.reply(stack.short.JID().String(), tid, m[1]))); err != nil {
+			reply := tt.reply(stack.short.JID().String(), tid, m[1])
+			if th := threadRE.FindStringSubmatch(trace.String()); th != nil {
+				reply = strings.ReplaceAll(reply, "THREAD", th[1])
+			}
+			if err := client.Session().Send(ctx, rawStanza(reply)); err != nil {
 				t.Fatal(err)
 			}
 			err := <-result
