@@ -93,6 +93,11 @@ func (c ChannelInfo) Public() bool { return c.AccessModel == "open" }
 
 // Channels answers what the channel server knows of an entity.
 type Channels interface {
+	// AccessModel returns the entity's access model alone (Affiliations
+	// nil): all a read of an open channel needs, and one small question
+	// where Channel may have to fetch tens of thousands of affiliations.
+	// Otherwise as Channel.
+	AccessModel(ctx context.Context, entity jid.JID) (ChannelInfo, error)
 	// Channel returns the entity's access model and affiliations. A channel
 	// the server does not know is a zero ChannelInfo (private, no one
 	// affiliated), not an error. Failures and timeouts are ErrUnavailable.
@@ -173,31 +178,40 @@ var _ Authorizer = (*Guard)(nil)
 // the user is asked to confirm, so a request that would be refused anyway
 // does not disturb the user.
 func (g *Guard) Authorize(ctx context.Context, req Request) (Decision, error) {
-	info, err := g.Channels.Channel(ctx, req.Entity.Bare())
+	entity := req.Entity.Bare()
+	if req.Op == OpRead {
+		// A read of an open channel needs nobody's affiliation: ask the
+		// access model alone, so big channels cost one small question.
+		model, err := g.Channels.AccessModel(ctx, entity)
+		if err != nil {
+			return Decision{}, fmt.Errorf("access model of %s: %w", req.Entity, err)
+		}
+		if model.Public() {
+			// A stale answer (StaleFor > 0) may grant this, and only this:
+			// what was public anyway, cached no longer than it may be served.
+			return Decision{Public: true, MaxAge: model.StaleFor}, nil
+		}
+	}
+	// Everything else needs a confirmed user: without credentials there
+	// is no point fetching the affiliation list.
+	if req.Credentials == nil {
+		return Decision{}, ErrNoCredentials
+	}
+	info, err := g.Channels.Channel(ctx, entity)
 	if err != nil {
 		return Decision{}, fmt.Errorf("channel %s: %w", req.Entity, err)
 	}
 	if info.StaleFor > 0 {
-		// Out-of-date information grants only what was public anyway, and
-		// only for as long as it may still be served: never a write (an
+		// Out-of-date information grants nothing more: never a write (an
 		// affiliation may have been taken away), never a private channel.
-		if req.Op == OpRead && info.Public() {
-			return Decision{Public: true, MaxAge: info.StaleFor}, nil
-		}
 		return Decision{}, fmt.Errorf("%w: channel server unreachable for %s of %s", ErrUnavailable, req.Op, req.Entity)
-	}
-	if req.Op == OpRead && info.Public() {
-		return Decision{Public: true}, nil
-	}
-	if req.Credentials == nil {
-		return Decision{}, ErrNoCredentials
 	}
 	user := req.Credentials.JID.Bare()
 	aff := info.Affiliations[user.String()]
 	if aff == "" {
 		aff = AffNone
 	}
-	self := user.Equal(req.Entity.Bare())
+	self := user.Equal(entity)
 	if !Allowed(req.Op, aff, self, !req.Uploader.Equal(jid.JID{}) && user.Equal(req.Uploader.Bare())) {
 		return Decision{}, fmt.Errorf("%w: %s may not %s in %s", ErrDenied, user, req.Op, req.Entity)
 	}
@@ -206,13 +220,15 @@ func (g *Guard) Authorize(ctx context.Context, req Request) (Decision, error) {
 		TransactionID: req.Credentials.TransactionID,
 		Method:        req.Method,
 		URL:           req.URL,
-		Channel:       req.Entity.Bare(),
+		Channel:       entity,
 		Source:        req.Source,
 	})
 	if err != nil {
 		return Decision{}, fmt.Errorf("confirm %s: %w", req.Credentials.JID, err)
 	}
-	return Decision{Public: info.Public(), User: user}, nil
+	// A read reaches here only when the access model said private, even if
+	// the (separately cached) full information is older and says open.
+	return Decision{Public: info.Public() && req.Op != OpRead, User: user}, nil
 }
 
 // Allowed is the decision table for a confirmed user: aff is the user's

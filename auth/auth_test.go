@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/xmppmedia/mediaserver/auth"
 	"github.com/xmppmedia/mediaserver/auth/authtest"
@@ -92,6 +93,71 @@ func TestGuard(t *testing.T) {
 			}
 			if err == nil && tt.req.Credentials != nil && !d.User.Equal(alice.Bare()) {
 				t.Errorf("User = %s, want %s", d.User, alice.Bare())
+			}
+			if confirmer.Count() != tt.wantAsked {
+				t.Errorf("asked %d times, want %d", confirmer.Count(), tt.wantAsked)
+			}
+		})
+	}
+}
+
+// fixedChannels answers every lookup with info and counts full lookups.
+type fixedChannels struct {
+	info auth.ChannelInfo
+	full int
+}
+
+func (f *fixedChannels) AccessModel(context.Context, jid.JID) (auth.ChannelInfo, error) {
+	return auth.ChannelInfo{AccessModel: f.info.AccessModel, StaleFor: f.info.StaleFor}, nil
+}
+
+func (f *fixedChannels) Channel(context.Context, jid.JID) (auth.ChannelInfo, error) {
+	f.full++
+	return f.info, nil
+}
+
+// Reads of an open channel never fetch the affiliation list; a stale
+// answer grants only such reads, with MaxAge its remaining allowance, and
+// every write on it is ErrUnavailable without asking the user.
+func TestGuardOnAccessModelsAndStaleAnswers(t *testing.T) {
+	alice := jid.MustParse("alice@x/phone")
+	owner := map[string]auth.Affiliation{"alice@x": auth.AffOwner}
+	tests := []struct {
+		name      string
+		info      auth.ChannelInfo
+		op        auth.Operation
+		creds     bool
+		want      error
+		wantAge   time.Duration
+		wantFull  int
+		wantAsked int
+	}{
+		{"anonymous open read", auth.ChannelInfo{AccessModel: "open", Affiliations: owner}, auth.OpRead, false, nil, 0, 0, 0},
+		{"owner's open read", auth.ChannelInfo{AccessModel: "open", Affiliations: owner}, auth.OpRead, true, nil, 0, 0, 0},
+		{"owner's upload to an open channel", auth.ChannelInfo{AccessModel: "open", Affiliations: owner}, auth.OpUpload, true, nil, 0, 1, 1},
+		{"stale open read", auth.ChannelInfo{AccessModel: "open", Affiliations: owner, StaleFor: 42 * time.Second}, auth.OpRead, false, nil, 42 * time.Second, 0, 0},
+		{"stale owner's delete", auth.ChannelInfo{AccessModel: "open", Affiliations: owner, StaleFor: 42 * time.Second}, auth.OpDelete, true, auth.ErrUnavailable, 0, 1, 0},
+		{"stale owner's upload", auth.ChannelInfo{AccessModel: "open", Affiliations: owner, StaleFor: 42 * time.Second}, auth.OpUpload, true, auth.ErrUnavailable, 0, 1, 0},
+		{"anonymous private read", auth.ChannelInfo{AccessModel: "whitelist", Affiliations: owner}, auth.OpRead, false, auth.ErrNoCredentials, 0, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			channels := &fixedChannels{info: tt.info}
+			confirmer := &authtest.Confirmer{}
+			confirmer.Accept(alice.String(), "t")
+			req := auth.Request{Op: tt.op, Entity: jid.MustParse("c@x"), Method: "GET", URL: "https://m/c@x/1"}
+			if tt.creds {
+				req.Credentials = &auth.Credentials{JID: alice, TransactionID: "t"}
+			}
+			d, err := (&auth.Guard{Channels: channels, Confirmer: confirmer}).Authorize(context.Background(), req)
+			if !errors.Is(err, tt.want) || (tt.want == nil) != (err == nil) {
+				t.Fatalf("Authorize = %+v, %v; want %v", d, err, tt.want)
+			}
+			if d.MaxAge != tt.wantAge {
+				t.Errorf("MaxAge = %s, want %s", d.MaxAge, tt.wantAge)
+			}
+			if channels.full != tt.wantFull {
+				t.Errorf("%d affiliation lookups, want %d", channels.full, tt.wantFull)
 			}
 			if confirmer.Count() != tt.wantAsked {
 				t.Errorf("asked %d times, want %d", confirmer.Count(), tt.wantAsked)

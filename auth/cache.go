@@ -26,6 +26,11 @@ type ttlCache[V any] struct {
 	max     int
 	mu      sync.Mutex
 	entries map[string]ttlEntry[V]
+	// weigh, when set, gives each value a weight, and the total weight is
+	// kept at or below maxWeight (a value heavier than that is not kept).
+	weigh     func(V) int
+	maxWeight int
+	weight    int
 }
 
 type ttlEntry[V any] struct {
@@ -68,10 +73,33 @@ func (c *ttlCache[V]) put(key string, v V, now time.Time) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.entries[key]; !ok && len(c.entries) >= c.max {
+	w := c.weightOf(v)
+	if c.weigh != nil && w > c.maxWeight {
+		return
+	}
+	if old, ok := c.entries[key]; ok {
+		c.weight -= c.weightOf(old.v)
+		delete(c.entries, key)
+	}
+	if len(c.entries) >= c.max {
 		c.evict(now)
 	}
+	for k, e := range c.entries {
+		if c.weight+w <= c.maxWeight || c.weigh == nil {
+			break
+		}
+		c.weight -= c.weightOf(e.v)
+		delete(c.entries, k)
+	}
 	c.entries[key] = ttlEntry[V]{v: v, expires: now.Add(c.ttl)}
+	c.weight += w
+}
+
+func (c *ttlCache[V]) weightOf(v V) int {
+	if c.weigh == nil {
+		return 0
+	}
+	return c.weigh(v)
 }
 
 // evict drops expired entries and, if that frees too little, an arbitrary
@@ -79,13 +107,15 @@ func (c *ttlCache[V]) put(key string, v V, now time.Time) {
 func (c *ttlCache[V]) evict(now time.Time) {
 	for k, e := range c.entries {
 		if !now.Before(e.expires) {
+			c.weight -= c.weightOf(e.v)
 			delete(c.entries, k)
 		}
 	}
-	for k := range c.entries {
+	for k, e := range c.entries {
 		if len(c.entries) < c.max-c.max/10 {
 			break
 		}
+		c.weight -= c.weightOf(e.v)
 		delete(c.entries, k)
 	}
 }
@@ -233,15 +263,23 @@ func (fs *flights) do(ctx context.Context, key string, fn func(context.Context) 
 
 type channelCache struct {
 	next     Channels
-	infos    *ttlCache[ChannelInfo]
+	infos    *ttlCache[ChannelInfo] // full answers
+	models   *ttlCache[ChannelInfo] // access models alone
 	inflight singleflight.Group
 	now      func() time.Time
 }
 
-// NewChannelCache remembers each entity's ChannelInfo for ttl and shares
-// concurrent lookups of one entity. Errors are never remembered. A ttl of
-// 0 remembers nothing but still shares concurrent lookups. The returned
-// Affiliations maps are shared between callers: treat them as read-only.
+// MaxCachedAffiliations bounds the affiliations held by one channel cache
+// over all its channels (about 100 bytes each): a few big channels, or
+// many made-up ones on a federated domain, cannot fill memory.
+const MaxCachedAffiliations = 1_000_000
+
+// NewChannelCache remembers each entity's ChannelInfo, and its access
+// model alone, for ttl, and shares concurrent lookups of one entity.
+// Errors are never remembered. A ttl of 0 remembers nothing but still
+// shares concurrent lookups. The returned Affiliations maps are shared
+// between callers: treat them as read-only. At most MaxCacheEntries
+// channels and MaxCachedAffiliations affiliations are kept.
 //
 // When a lookup fails with ErrUnavailable and the channel was open when
 // last seen (less than ttl+MaxStaleOpen ago), that answer is served
@@ -250,24 +288,54 @@ type channelCache struct {
 // answer grant only reads: a write or a private read on stale
 // affiliations could use a right taken away meanwhile.
 func NewChannelCache(c Channels, ttl time.Duration) Channels {
-	return &channelCache{next: c, infos: newTTLCache[ChannelInfo](ttl, MaxCacheEntries), now: time.Now}
+	infos := newTTLCache[ChannelInfo](ttl, MaxCacheEntries)
+	infos.weigh = func(i ChannelInfo) int { return len(i.Affiliations) }
+	infos.maxWeight = MaxCachedAffiliations
+	return &channelCache{
+		next:   c,
+		infos:  infos,
+		models: newTTLCache[ChannelInfo](ttl, MaxCacheEntries),
+		now:    time.Now,
+	}
+}
+
+func (c *channelCache) AccessModel(ctx context.Context, entity jid.JID) (ChannelInfo, error) {
+	key := entity.Bare().String()
+	if info, ok := c.infos.get(key, c.now()); ok {
+		return ChannelInfo{AccessModel: info.AccessModel}, nil
+	}
+	return c.lookup(ctx, c.models, "model", key, func(ctx context.Context) (ChannelInfo, error) {
+		return c.next.AccessModel(ctx, entity)
+	})
 }
 
 func (c *channelCache) Channel(ctx context.Context, entity jid.JID) (ChannelInfo, error) {
-	key := entity.Bare().String()
-	if info, ok := c.infos.get(key, c.now()); ok {
+	return c.lookup(ctx, c.infos, "full", entity.Bare().String(), func(ctx context.Context) (ChannelInfo, error) {
+		info, err := c.next.Channel(ctx, entity)
+		if err == nil {
+			c.models.put(entity.Bare().String(), ChannelInfo{AccessModel: info.AccessModel}, c.now())
+		}
+		return info, err
+	})
+}
+
+// lookup answers key from cache, or asks fn (shared by concurrent callers
+// of the same kind of lookup) and remembers its answer, or serves a stale
+// open answer through an outage.
+func (c *channelCache) lookup(ctx context.Context, cache *ttlCache[ChannelInfo], kind, key string, fn func(context.Context) (ChannelInfo, error)) (ChannelInfo, error) {
+	if info, ok := cache.get(key, c.now()); ok {
 		return info, nil
 	}
-	info, err := shared(ctx, &c.inflight, key, func(ctx context.Context) (ChannelInfo, error) {
-		info, err := c.next.Channel(ctx, entity)
+	info, err := shared(ctx, &c.inflight, kind+"\x00"+key, func(ctx context.Context) (ChannelInfo, error) {
+		info, err := fn(ctx)
 		if err != nil {
 			return ChannelInfo{}, err
 		}
-		c.infos.put(key, info, c.now())
+		cache.put(key, info, c.now())
 		return info, nil
 	})
 	if err != nil && errors.Is(err, ErrUnavailable) {
-		if stale, left, ok := c.infos.getStale(key, c.now(), MaxStaleOpen); ok && stale.Public() {
+		if stale, left, ok := cache.getStale(key, c.now(), MaxStaleOpen); ok && stale.Public() {
 			stale.StaleFor = left
 			return stale, nil
 		}

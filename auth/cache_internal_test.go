@@ -40,6 +40,9 @@ func TestCachesAreBounded(t *testing.T) {
 type zeroChannels struct{}
 
 func (zeroChannels) Channel(context.Context, jid.JID) (ChannelInfo, error) { return ChannelInfo{}, nil }
+func (zeroChannels) AccessModel(context.Context, jid.JID) (ChannelInfo, error) {
+	return ChannelInfo{}, nil
+}
 
 // Expired entries are the first to go when the cache is full.
 func TestCacheEvictsExpiredFirst(t *testing.T) {
@@ -72,6 +75,9 @@ type switchChannels struct {
 }
 
 func (s *switchChannels) Channel(context.Context, jid.JID) (ChannelInfo, error) { return s.info, s.err }
+func (s *switchChannels) AccessModel(context.Context, jid.JID) (ChannelInfo, error) {
+	return ChannelInfo{AccessModel: s.info.AccessModel}, s.err
+}
 
 // A stale open channel is served for MaxStaleOpen past its ttl, not longer.
 func TestStaleOpenChannelHasALimit(t *testing.T) {
@@ -91,5 +97,36 @@ func TestStaleOpenChannelHasALimit(t *testing.T) {
 	now = now.Add(2 * time.Second)
 	if _, err := c.Channel(ctx, jid.MustParse("o@x")); err == nil {
 		t.Error("served a stale open channel past ttl+MaxStaleOpen")
+	}
+}
+
+// The channel cache keeps at most maxWeight affiliations in all: older
+// entries go to make room, and a list heavier than the whole bound is not
+// kept at all.
+func TestCacheWeightBound(t *testing.T) {
+	now := time.Unix(1000, 0)
+	c := newTTLCache[int](time.Minute, 100)
+	c.weigh = func(v int) int { return v }
+	c.maxWeight = 10
+	for i, w := range []int{4, 4, 4, 3} {
+		c.put(strconv.Itoa(i), w, now)
+		if c.weight > c.maxWeight {
+			t.Fatalf("after %d puts: weight %d over the bound %d", i+1, c.weight, c.maxWeight)
+		}
+	}
+	if _, ok := c.get("3", now); !ok {
+		t.Error("the newest entry was evicted")
+	}
+	c.put("huge", 11, now)
+	if _, ok := c.get("huge", now); ok {
+		t.Error("an entry heavier than the bound was kept")
+	}
+	c.put("3", 1, now) // replacing an entry replaces its weight
+	sum := 0
+	for _, e := range c.entries {
+		sum += e.v
+	}
+	if sum != c.weight {
+		t.Errorf("weight %d, entries weigh %d", c.weight, sum)
 	}
 }

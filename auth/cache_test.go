@@ -305,6 +305,14 @@ type countingChannels struct {
 	calls   atomic.Int64
 }
 
+func (c *countingChannels) AccessModel(ctx context.Context, entity jid.JID) (auth.ChannelInfo, error) {
+	c.calls.Add(1)
+	if c.release != nil {
+		<-c.release
+	}
+	return c.next.AccessModel(ctx, entity)
+}
+
 func (c *countingChannels) Channel(ctx context.Context, entity jid.JID) (auth.ChannelInfo, error) {
 	c.calls.Add(1)
 	if c.release != nil {

@@ -290,16 +290,25 @@ func (u *upload) makePoster(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("poster of %s: copy: %w", u.id, err)
 	}
+	// ffmpeg takes one of the image workers' slots: video and image work
+	// share one bound on CPU-heavy work. Released before the previews,
+	// which take a slot of their own.
+	release, err := u.s.images.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("poster of %s: %w", u.id, err)
+	}
 	info, err := u.s.posters.Probe(ctx, tmp.Name())
+	var frame []byte
 	if err == nil {
-		var frame []byte
-		if frame, err = u.s.posters.Frame(ctx, tmp.Name(), info); err == nil {
-			if _, err := u.s.blobs.Put(ctx, posterKey(u.entity, u.id), bytesReader(frame)); err != nil {
-				return fmt.Errorf("store poster of %s: %w", u.id, err)
-			}
-			u.m.Width, u.m.Height, u.m.LengthMS = info.Width, info.Height, info.DurationMS
-			return u.makePreviews(ctx)
+		frame, err = u.s.posters.Frame(ctx, tmp.Name(), info)
+	}
+	release()
+	if err == nil {
+		if _, err := u.s.blobs.Put(ctx, posterKey(u.entity, u.id), bytesReader(frame)); err != nil {
+			return fmt.Errorf("store poster of %s: %w", u.id, err)
 		}
+		u.m.Width, u.m.Height, u.m.LengthMS = info.Width, info.Height, info.DurationMS
+		return u.makePreviews(ctx)
 	}
 	if errors.Is(err, poster.ErrNoVideo) {
 		u.s.log.Info("video without previews", "id", u.id, "err", err)

@@ -1,10 +1,13 @@
 package mediasvc
 
 import (
+	"context"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 func testVideo(t *testing.T) []byte {
@@ -60,5 +63,44 @@ func TestUnreadableVideoIsStoredWithoutPreviews(t *testing.T) {
 	}
 	if resp, _ := e.do("GET", "/"+privateChan+"/"+m.ID+"?maxwidth=240", alice, nil, nil); resp.StatusCode != 412 {
 		t.Fatalf("preview of an unreadable video: %d, want 412", resp.StatusCode)
+	}
+}
+
+// ffmpeg runs in one of the image workers' slots: while every slot is
+// taken, a video upload waits for one instead of starting another heavy
+// process beside them.
+func TestVideoWorkSharesTheImageWorkerSlots(t *testing.T) {
+	e := newEnv(t)
+	video := testVideo(t)
+	var held []func()
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		release, err := e.srv.images.Acquire(ctx)
+		cancel()
+		if err != nil {
+			break // every slot is held
+		}
+		held = append(held, release)
+	}
+	done := make(chan int, 1)
+	go func() {
+		status, _ := e.upload("/"+privateChan, alice, video, "video/mp4")
+		done <- status
+	}()
+	select {
+	case status := <-done:
+		t.Fatalf("video upload finished (%d) while all %d worker slots were held", status, len(held))
+	case <-time.After(500 * time.Millisecond):
+	}
+	for _, release := range held {
+		release()
+	}
+	select {
+	case status := <-done:
+		if status != http.StatusCreated {
+			t.Fatalf("video upload after the slots freed: %d", status)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("video upload did not finish after the slots freed")
 	}
 }

@@ -153,6 +153,14 @@ func (t *Transformer) acquire(ctx context.Context) (func(), error) {
 	}
 }
 
+// Acquire takes one of the worker slots for CPU-heavy work done outside
+// this package (a video's poster frame, made by ffmpeg), so that it counts
+// against the same bound as image work. It waits like PreviewsContext
+// (ErrBusy when ctx ends); call release exactly once when done.
+func (t *Transformer) Acquire(ctx context.Context) (release func(), err error) {
+	return t.acquire(ctx)
+}
+
 // Inspect reads only the header (format, dimensions, EXIF orientation): cheap,
 // for use at upload time. It returns ErrTooManyPixels for a decompression
 // bomb without decoding it.

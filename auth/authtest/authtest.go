@@ -38,6 +38,12 @@ func (c *Channels) SetErr(err error) {
 	c.Err = err
 }
 
+// AccessModel is Channel without the affiliations.
+func (c *Channels) AccessModel(ctx context.Context, entity jid.JID) (auth.ChannelInfo, error) {
+	info, err := c.Channel(ctx, entity)
+	return auth.ChannelInfo{AccessModel: info.AccessModel}, err
+}
+
 func (c *Channels) Channel(_ context.Context, entity jid.JID) (auth.ChannelInfo, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

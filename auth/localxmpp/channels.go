@@ -51,14 +51,28 @@ func (s *Server) CreateChannel(ctx context.Context, entity jid.JID, accessModel 
 		jids = append(jids, j)
 	}
 	sort.Strings(jids)
-	var b strings.Builder
-	b.WriteString(`<pubsub xmlns='http://jabber.org/protocol/pubsub#owner'><affiliations node='` + esc(node) + `'>`)
-	for _, j := range jids {
-		b.WriteString(`<affiliation jid='` + esc(j) + `' affiliation='` + esc(string(affs[j])) + `'/>`)
+	// In batches: Prosody refuses c2s stanzas over 256 KiB. Through
+	// XEP-0060 Prosody saves the whole node for each affiliation it sets,
+	// so a big list (a test of big channels) goes through localxmpp's bulk
+	// stanza instead, which saves once per batch.
+	open, close := `<pubsub xmlns='http://jabber.org/protocol/pubsub#owner'><affiliations node='`+esc(node)+`'>`, `</affiliations></pubsub>`
+	batch := len(jids)
+	if len(jids) > 100 {
+		open, close = `<bulk xmlns='`+BulkAffiliationsNS+`' node='`+esc(node)+`'>`, `</bulk>`
+		batch = 2000
 	}
-	b.WriteString(`</affiliations></pubsub>`)
-	if err := s.adminIQ(ctx, c, b.String()); err != nil {
-		return fmt.Errorf("set affiliations of %s: %w", node, err)
+	for len(jids) > 0 {
+		n := min(batch, len(jids))
+		var b strings.Builder
+		b.WriteString(open)
+		for _, j := range jids[:n] {
+			b.WriteString(`<affiliation jid='` + esc(j) + `' affiliation='` + esc(string(affs[j])) + `'/>`)
+		}
+		b.WriteString(close)
+		if err := s.adminIQ(ctx, c, b.String()); err != nil {
+			return fmt.Errorf("set affiliations of %s: %w", node, err)
+		}
+		jids = jids[n:]
 	}
 	return nil
 }

@@ -24,11 +24,15 @@ const (
 	// maxDiscovered bounds the discovery cache: entity domains come from
 	// request paths, so anyone can make up new ones.
 	maxDiscovered = 1024
-	// affiliationPage is the XEP-0059 page size asked for, and
+	// affiliationPage is the XEP-0059 page size asked for (a server may
+	// use smaller pages; Prosody 0.12 sends the whole list at once), and
+	// maxAffiliations bounds the list: a bigger one is ErrUnavailable,
+	// never a partial list that could leave out an owner.
+	affiliationPage = 1000
+	maxAffiliations = 100_000
 	// maxAffiliationPages bounds the walk through a server that keeps
-	// paging (20000 affiliations).
-	affiliationPage     = 100
-	maxAffiliationPages = 200
+	// paging in small pages (100 pages of 1000, or 1000 pages of 100).
+	maxAffiliationPages = 1000
 	// maxDiscoItems bounds how many of a domain's disco items are asked
 	// whether they are its channel server.
 	maxDiscoItems = 50
@@ -42,6 +46,27 @@ const (
 type discovered struct {
 	server  jid.JID // zero: the domain has no channel server
 	expires time.Time
+}
+
+// AccessModel returns the access model of entity's posts node alone: one
+// disco#info question to the channel server (after discovery), whatever
+// the size of its affiliation list. A node the channel server does not
+// have, or a domain without a channel server, is a zero ChannelInfo.
+func (c *Component) AccessModel(ctx context.Context, entity jid.JID) (auth.ChannelInfo, error) {
+	entity = entity.Bare()
+	server, ok, err := c.channelServerFor(ctx, entity.Domain().String())
+	if err != nil || !ok {
+		return auth.ChannelInfo{}, err
+	}
+	node := PostsNode(entity)
+	model, exists, err := c.accessModel(ctx, server, node)
+	if err != nil {
+		return auth.ChannelInfo{}, fmt.Errorf("access model of %s on %s: %w", node, server, err)
+	}
+	if !exists {
+		return auth.ChannelInfo{}, nil
+	}
+	return auth.ChannelInfo{AccessModel: model}, nil
 }
 
 // PostsNode is entity's posts node on the channel server.
@@ -272,6 +297,9 @@ func (c *Component) affiliations(ctx context.Context, server jid.JID, node strin
 			affs[j.Bare().String()] = auth.Affiliation(a.Affiliation)
 		}
 		seen += len(reply.Affiliations.Items)
+		if seen > maxAffiliations {
+			return nil, false, fmt.Errorf("%w: more than %d affiliations", auth.ErrUnavailable, maxAffiliations)
+		}
 		set := reply.Set
 		if set == nil {
 			set = reply.Affiliations.Set
@@ -313,6 +341,7 @@ func (c *Component) iq(ctx context.Context, typ stanza.IQType, to jid.JID, paylo
 	if !ok {
 		return fmt.Errorf("%w: xmpp not connected", auth.ErrUnavailable)
 	}
+	c.iqsSent.Add(1)
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.ReplyTimeout)
 	defer cancel()
 	// The session does not fail waiting IQs when it ends; do it here.

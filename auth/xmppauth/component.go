@@ -19,6 +19,7 @@ import (
 	"net"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -129,6 +130,7 @@ type Component struct {
 	up      chan struct{}   // closed while connected
 
 	confirms confirmTable
+	iqsSent  atomic.Int64
 
 	discovery     singleflight.Group
 	discoveryMu   sync.Mutex
@@ -162,6 +164,10 @@ func New(cfg Config, log *slog.Logger) (*Component, error) {
 	c.confirms.init()
 	return c, nil
 }
+
+// IQsSent is how many IQs the component has sent (channel-server
+// lookups, discovery, keepalive pings), for measuring what a lookup costs.
+func (c *Component) IQsSent() int64 { return c.iqsSent.Load() }
 
 // JID is the component's address.
 func (c *Component) JID() jid.JID { return c.jid }

@@ -35,6 +35,27 @@ const (
 	MaxPendingPerUserSource = 16   // for one user: half of MaxPendingPerUser
 )
 
+// Questions one source may have sent to one user recently, waiting or not:
+// a burst of QuestionBurst, then one per QuestionInterval. Withdrawing a
+// hung-up request's question frees its place among the waiting ones but
+// not the prompt it put on the user's screen, so without this a flooder
+// that hangs up at once could prompt a user as fast as it sends requests.
+// A person loading pages asks far less (one transaction id per page). Only
+// requests with a source (auth.SourceOf) are counted.
+const (
+	QuestionBurst    = 32
+	QuestionInterval = 2 * time.Second
+	// maxRateEntries bounds the memory of recent questions; past it,
+	// sources that are back to a full burst are forgotten.
+	maxRateEntries = 100_000
+)
+
+// questionBudget is a token bucket of questions for one (user, source).
+type questionBudget struct {
+	tokens float64
+	at     time.Time
+}
+
 // inbound is the part of an incoming message (or IQ) that can answer a
 // confirmation request.
 type inbound struct {
@@ -42,6 +63,7 @@ type inbound struct {
 	ID      string `xml:"id,attr"`
 	From    string `xml:"from,attr"`
 	Type    string `xml:"type,attr"`
+	Thread  string `xml:"thread"`
 	Confirm *struct {
 		ID     string `xml:"id,attr"`
 		Method string `xml:"method,attr"`
@@ -58,6 +80,7 @@ type pendingConfirm struct {
 	method, url string
 	source      string
 	id          string     // our message's stanza id
+	thread      string     // our message's thread
 	seq         uint64     // order of asking, to find the oldest
 	answer      chan error // buffered 1: nil (accepted), ErrDenied or ErrTooMany
 }
@@ -72,12 +95,12 @@ func (p *pendingConfirm) from(j jid.JID) bool {
 }
 
 // answers reports whether reply r (already known to carry p's transaction
-// id) is about p's question: it echoes our stanza id, or the method and URL
-// that p asked about. A client that accepts only some questions (say,
-// reads) must not accept another question with the same transaction id by
-// accepting one of them.
+// id) is about p's question: it echoes our stanza id or thread, or the
+// method and URL that p asked about. A client that accepts only some
+// questions (say, reads) must not accept another question with the same
+// transaction id by accepting one of them.
 func (p *pendingConfirm) answers(r inbound) bool {
-	if r.ID != "" && r.ID == p.id {
+	if r.ID != "" && r.ID == p.id || r.Thread != "" && r.Thread == p.thread {
 		return true
 	}
 	return r.Confirm != nil && r.Confirm.Method == p.method && r.Confirm.URL == p.url
@@ -93,6 +116,8 @@ type confirmTable struct {
 	byUser     map[string]map[*pendingConfirm]struct{}
 	bySource   map[string]map[*pendingConfirm]struct{}
 	userSource map[[2]string]int
+	budgets    map[[2]string]questionBudget
+	now        func() time.Time
 }
 
 func (t *confirmTable) init() {
@@ -101,6 +126,37 @@ func (t *confirmTable) init() {
 	t.byUser = make(map[string]map[*pendingConfirm]struct{})
 	t.bySource = make(map[string]map[*pendingConfirm]struct{})
 	t.userSource = make(map[[2]string]int)
+	t.budgets = make(map[[2]string]questionBudget)
+	t.now = time.Now
+}
+
+// budget returns the questions (user, source) may still send now.
+func (t *confirmTable) budget(k [2]string, now time.Time) questionBudget {
+	b, ok := t.budgets[k]
+	if !ok {
+		return questionBudget{tokens: QuestionBurst, at: now}
+	}
+	b.tokens = min(QuestionBurst, b.tokens+now.Sub(b.at).Seconds()/QuestionInterval.Seconds())
+	b.at = now
+	return b
+}
+
+// spend takes one question from (user, source)'s budget.
+func (t *confirmTable) spend(k [2]string, b questionBudget, now time.Time) {
+	b.tokens--
+	if _, ok := t.budgets[k]; !ok && len(t.budgets) >= maxRateEntries {
+		for other := range t.budgets {
+			if t.budget(other, now).tokens >= QuestionBurst {
+				delete(t.budgets, other)
+			}
+		}
+		if len(t.budgets) >= maxRateEntries {
+			// Still full of recent flooders: forgetting them only lets
+			// them send one more burst each.
+			clear(t.budgets)
+		}
+	}
+	t.budgets[k] = b
 }
 
 func addTo[K comparable](m map[K]map[*pendingConfirm]struct{}, k K, p *pendingConfirm) {
@@ -130,8 +186,16 @@ func (t *confirmTable) add(p *pendingConfirm) error {
 	if n := len(t.bySource[p.source]); n >= MaxPendingPerSource {
 		return fmt.Errorf("%w: %d confirmations already waiting from %s", auth.ErrTooMany, n, p.source)
 	}
-	if n := t.userSource[[2]string{p.user, p.source}]; n >= MaxPendingPerUserSource {
+	key := [2]string{p.user, p.source}
+	if n := t.userSource[key]; n >= MaxPendingPerUserSource {
 		return fmt.Errorf("%w: %d confirmations for %s already waiting from %s", auth.ErrTooMany, n, p.user, p.source)
+	}
+	now := t.now()
+	budget := t.budget(key, now)
+	// An empty source is an in-process caller (a test, a tool), not a
+	// network requester: it is not rate-bounded.
+	if p.source != "" && budget.tokens < 1 {
+		return fmt.Errorf("%w: %s was asked %d times from %s recently", auth.ErrTooMany, p.user, QuestionBurst, p.source)
 	}
 	if len(t.byUser[p.user]) >= MaxPendingPerUser {
 		if !t.crowdOut(t.byUser[p.user], p.source) {
@@ -143,13 +207,16 @@ func (t *confirmTable) add(p *pendingConfirm) error {
 			return fmt.Errorf("%w: %d confirmations already waiting", auth.ErrTooMany, MaxPending)
 		}
 	}
+	if p.source != "" {
+		t.spend(key, budget, now)
+	}
 	t.seq++
 	p.seq = t.seq
 	t.byID[p.id] = p
 	addTo(t.byTID, p.tid, p)
 	addTo(t.byUser, p.user, p)
 	addTo(t.bySource, p.source, p)
-	t.userSource[[2]string{p.user, p.source}]++
+	t.userSource[key]++
 	return nil
 }
 
@@ -282,7 +349,7 @@ func (c *Component) Confirm(ctx context.Context, req auth.ConfirmRequest) error 
 	p := &pendingConfirm{
 		to: req.JID, user: req.JID.Bare().String(), tid: req.TransactionID,
 		method: req.Method, url: req.URL, source: req.Source,
-		id: randomID(), answer: make(chan error, 1),
+		id: randomID(), thread: randomID(), answer: make(chan error, 1),
 	}
 	// Registered before sending: the answer may arrive before Send returns.
 	if err := c.confirms.add(p); err != nil {
@@ -294,7 +361,7 @@ func (c *Component) Confirm(ctx context.Context, req auth.ConfirmRequest) error 
 	defer timer.Stop()
 	sendCtx, cancel := context.WithTimeout(ctx, c.cfg.ReplyTimeout)
 	defer cancel()
-	if err := sess.Send(sendCtx, confirmMessage(c.jid, p.id, req)); err != nil {
+	if err := sess.Send(sendCtx, confirmMessage(c.jid, p.id, p.thread, req)); err != nil {
 		return fmt.Errorf("%w: send confirm to %s: %v", auth.ErrUnavailable, req.JID, err)
 	}
 	select {
@@ -310,7 +377,7 @@ func (c *Component) Confirm(ctx context.Context, req auth.ConfirmRequest) error 
 }
 
 // confirmMessage is the XEP-0070 question of API.md.
-func confirmMessage(from jid.JID, id string, req auth.ConfirmRequest) xml.TokenReader {
+func confirmMessage(from jid.JID, id, thread string, req auth.ConfirmRequest) xml.TokenReader {
 	msg := stanza.Message{ID: id, To: req.JID, From: from, Type: stanza.NormalMessage}
 	text := func(local, s string) xml.TokenReader {
 		return xmlstream.Wrap(xmlstream.Token(xml.CharData(s)), xml.StartElement{Name: xml.Name{Local: local}})
@@ -324,7 +391,7 @@ func confirmMessage(from jid.JID, id string, req auth.ConfirmRequest) xml.TokenR
 		},
 	}
 	return msg.Wrap(xmlstream.MultiReader(
-		text("thread", randomID()),
+		text("thread", thread),
 		text("body", "Confirmation message for transaction "+req.TransactionID),
 		xmlstream.Wrap(nil, confirm),
 	))

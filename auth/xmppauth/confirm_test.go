@@ -380,7 +380,7 @@ func tracedUser(t *testing.T, name string) (*xmppclient.Client, *recorder, *sync
 }
 
 var (
-	threadRE    = regexp.MustCompile(`<thread>[^<]+</thread>`)
+	threadRE    = regexp.MustCompile(`<thread>([^<]+)</thread>`)
 	messageIDRE = regexp.MustCompile(`<message [^>]*id=['"]([^'"]+)['"][^>]*>`)
 )
 
@@ -446,6 +446,12 @@ func TestConfirmOtherReplyForms(t *testing.T) {
 		reply func(to, tid, msgID string) string
 		want  error
 	}{
+		{"echo of the transaction id with our thread accepts", func(to, tid, _ string) string {
+			return `<message type='normal' to='` + to + `'><thread>THREAD</thread><confirm xmlns='http://jabber.org/protocol/http-auth' id='` + tid + `'/></message>`
+		}, nil},
+		{"echo of the transaction id for another method changes nothing", func(to, tid, _ string) string {
+			return `<message type='normal' to='` + to + `'><confirm xmlns='http://jabber.org/protocol/http-auth' id='` + tid + `' method='DELETE' url='u'/></message>`
+		}, auth.ErrDenied}, // by timeout
 		{"iq result with confirm accepts", func(to, tid, _ string) string {
 			return `<iq type='result' id='r1' to='` + to + `'>` + confirmEl(tid) + `</iq>`
 		}, nil},
@@ -480,7 +486,11 @@ func TestConfirmOtherReplyForms(t *testing.T) {
 			if m == nil {
 				t.Fatalf("no message id in what the client received:\n%s", trace.String())
 			}
-			if err := client.Session().Send(ctx, rawStanza(tt.reply(stack.short.JID().String(), tid, m[1]))); err != nil {
+			reply := tt.reply(stack.short.JID().String(), tid, m[1])
+			if th := threadRE.FindStringSubmatch(trace.String()); th != nil {
+				reply = strings.ReplaceAll(reply, "THREAD", th[1])
+			}
+			if err := client.Session().Send(ctx, rawStanza(reply)); err != nil {
 				t.Fatal(err)
 			}
 			err := <-result
@@ -616,5 +626,38 @@ func TestConfirmConcurrentUsers(t *testing.T) {
 	close(errs)
 	for e := range errs {
 		t.Error(e)
+	}
+}
+
+// A flooder that hangs up at once frees its waiting questions, but cannot
+// prompt the user faster than QuestionBurst and then one per
+// QuestionInterval from one address.
+func TestConfirmPromptRateIsBounded(t *testing.T) {
+	ctx := testContext(t)
+	client, rec := newUser(t, stack.srv, "prompted", xmppclient.Ignore)
+	const n = xmppauth.QuestionBurst + 20
+	started := time.Now()
+	var tooMany int
+	for i := 0; i < n; i++ {
+		hungUp, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+		err := stack.short.Confirm(hungUp, auth.ConfirmRequest{JID: client.JID(), TransactionID: fmt.Sprintf("prompt-%d", i), Method: "GET", URL: "u", Source: "203.0.113.9"})
+		cancel()
+		if errors.Is(err, auth.ErrTooMany) {
+			tooMany++
+		}
+	}
+	refilled := int(time.Since(started) / xmppauth.QuestionInterval)
+	if want := n - xmppauth.QuestionBurst - refilled - 1; tooMany < want {
+		t.Errorf("%d of %d hung-up requests refused, want at least %d", tooMany, n, want)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if asked := len(rec.Asked()); asked > xmppauth.QuestionBurst+refilled+1 {
+		t.Errorf("the user was prompted %d times in %s, bound %d", asked, time.Since(started).Round(time.Millisecond), xmppauth.QuestionBurst+refilled+1)
+	}
+	// Another address is not held back by it.
+	hungUp, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	if err := stack.short.Confirm(hungUp, auth.ConfirmRequest{JID: client.JID(), TransactionID: "other-address", Method: "GET", URL: "u", Source: "203.0.113.10"}); errors.Is(err, auth.ErrTooMany) {
+		t.Errorf("another address: %v", err)
 	}
 }

@@ -3,6 +3,7 @@ package xmppauth_test
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/xmppmedia/mediaserver/auth"
 	"github.com/xmppmedia/mediaserver/auth/xmppclient"
@@ -122,6 +123,42 @@ func TestGuardMatrix(t *testing.T) {
 				})
 			}
 		}
+		// The same auth value, another method: with the confirmation cache
+		// in front, as in production, a confirmed read of the channel
+		// covers further reads only; each write is asked about again.
+		t.Run(model+"/the same auth value, another method", func(t *testing.T) {
+			cached := &auth.Guard{Channels: stack.configured, Confirmer: auth.NewConfirmCache(stack.configured, time.Minute)}
+			tid++
+			client, rec := clients["owner"], recs["owner"]
+			creds := &auth.Credentials{JID: client.JID(), TransactionID: fmt.Sprintf("same%d", tid)}
+			steps := []struct {
+				op        auth.Operation
+				method    string
+				wantAsked int // questions for this step
+			}{
+				{auth.OpRead, "GET", 1},
+				{auth.OpRead, "HEAD", 0},
+				{auth.OpUpload, "POST", 1},
+				{auth.OpAvatar, "PUT", 1},
+				{auth.OpUpdate, "POST", 1},
+				{auth.OpDelete, "DELETE", 1},
+				{auth.OpDelete, "DELETE", 1}, // writes are never remembered
+				{auth.OpRead, "GET", 0},
+			}
+			if model == "open" {
+				steps[0].wantAsked = 0 // public: no question, nothing remembered
+			}
+			for _, st := range steps {
+				before := len(rec.Asked())
+				_, err := cached.Authorize(ctx, auth.Request{Op: st.op, Entity: channel, Method: st.method, URL: "https://media.example.test/" + channel.String() + "/item", Credentials: creds, Uploader: otherUploader})
+				if err != nil {
+					t.Fatalf("%s %s: %v", st.method, st.op, err)
+				}
+				if asked := len(rec.Asked()) - before; asked != st.wantAsked {
+					t.Errorf("%s %s with the auth value of a confirmed read: asked %d times, want %d", st.method, st.op, asked, st.wantAsked)
+				}
+			}
+		})
 		// Anonymous reads and the uploader's rights over their own item.
 		t.Run(model+"/anonymous read", func(t *testing.T) {
 			d, err := guard.Authorize(ctx, auth.Request{Op: auth.OpRead, Entity: channel})

@@ -273,9 +273,21 @@ type channelCounter struct {
 	next auth.Channels
 }
 
+func (c channelCounter) AccessModel(ctx context.Context, entity jid.JID) (auth.ChannelInfo, error) {
+	markBackend(ctx)
+	info, err := c.next.AccessModel(ctx, entity)
+	c.count(err)
+	return info, err
+}
+
 func (c channelCounter) Channel(ctx context.Context, entity jid.JID) (auth.ChannelInfo, error) {
 	markBackend(ctx)
 	info, err := c.next.Channel(ctx, entity)
+	c.count(err)
+	return info, err
+}
+
+func (c channelCounter) count(err error) {
 	result := "ok"
 	switch {
 	case err == nil:
@@ -287,7 +299,6 @@ func (c channelCounter) Channel(ctx context.Context, entity jid.JID) (auth.Chann
 		result = "error"
 	}
 	c.m.channelLookup.WithLabelValues(result).Inc()
-	return info, err
 }
 
 // ChannelCache counts hits of a permission cache: wrap the cache with it,
@@ -299,6 +310,13 @@ func (m *Metrics) ChannelCache(cache auth.Channels) auth.Channels {
 type channelCacheCounter struct {
 	m    *Metrics
 	next auth.Channels
+}
+
+func (c channelCacheCounter) AccessModel(ctx context.Context, entity jid.JID) (auth.ChannelInfo, error) {
+	b := &backendCalled{}
+	info, err := c.next.AccessModel(context.WithValue(ctx, backendKey{}, b), entity)
+	c.m.cache.WithLabelValues("channel", hitOrMiss(b)).Inc()
+	return info, err
 }
 
 func (c channelCacheCounter) Channel(ctx context.Context, entity jid.JID) (auth.ChannelInfo, error) {

@@ -164,6 +164,10 @@ type blockingChannels struct {
 	calls   atomic.Int64
 }
 
+func (b *blockingChannels) AccessModel(ctx context.Context, entity jid.JID) (auth.ChannelInfo, error) {
+	return b.Channel(ctx, entity)
+}
+
 func (b *blockingChannels) Channel(ctx context.Context, entity jid.JID) (auth.ChannelInfo, error) {
 	b.calls.Add(1)
 	<-b.release
