@@ -45,7 +45,7 @@ func (f *clientFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.server, "server", "", "XMPP client port `host:port` (default: DNS SRV _xmpp-client._tcp of the JID's domain, else domain:5222)")
 	fs.StringVar(&f.baseURL, "url", "", "media server base `URL` (default: discovered by disco#info on the media component)")
 	fs.StringVar(&f.component, "component", "", "media component `JID` to discover the URL from (default media.<domain>)")
-	fs.DurationVar(&f.timeout, "login-timeout", 15*time.Second, "bound on XMPP login and discovery")
+	fs.DurationVar(&f.timeout, "login-timeout", mediaclient.DefaultLoginTimeout, "bound on XMPP login and discovery")
 	fs.BoolVar(&f.plaintext, "plaintext", false, "log in without TLS (only for a trusted local XMPP server)")
 	fs.StringVar(&f.tlsCA, "tls-ca", "", "trust the certificates in PEM `FILE` for the XMPP server (default: the system's)")
 }
