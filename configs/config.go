@@ -272,8 +272,11 @@ func Read(path string, environ []string) (Config, error) {
 					return
 				}
 				k, ok := byName[name]
-				if _, null := n.(*ast.NullNode); !ok && null && isSection(keys, name) {
-					return // a section with nothing in it
+				if !ok && isSection(keys, name) {
+					if _, null := n.(*ast.NullNode); !null {
+						errs = append(errs, fmt.Errorf("%s:%d: %s: want a section of keys", path, line, name))
+					}
+					return // else a section with nothing in it
 				}
 				if !ok {
 					errs = append(errs, fmt.Errorf("%s:%d: unknown key %q", path, line, name))

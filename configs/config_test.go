@@ -75,6 +75,7 @@ previews:
 	got, err := Load(p, []string{
 		"MEDIASERVER_XMPP_COMPONENT_SECRET=fromenv",
 		"MEDIASERVER_LIMITS_MAX_UPLOAD_BYTES=1000",
+		"MEDIASERVER_LIMITS_MAX_CONCURRENT_UPLOADS=1e2",
 		"PATH=/bin",
 	})
 	if err != nil {
@@ -91,6 +92,7 @@ previews:
 		{"bucket", got.Storage.S3.Bucket, "media"},
 		{"path_style", got.Storage.S3.PathStyle, true},
 		{"max upload", got.Media.MaxUploadBytes, int64(1000)},
+		{"1e2 from the environment", got.Media.MaxConcurrentUploads, 100},
 		{"sizes", got.Media.PreviewSizes, []transform.Box{{Width: 100, Height: 100}}},
 		{"1e8 is a whole number", got.Images.MaxPixels, int64(100_000_000)},
 		{"one pixel limit for videos too", got.Posters.MaxPixels, int64(100_000_000)},
@@ -186,6 +188,8 @@ previews:
 limits:
   max_upload_bytes: 1.5
   max_concurrent_uploads: 1e3
+avatars: true
+demo:
 `)
 	_, err := Load(p, []string{"MEDIASERVER_XMPP_COMPONENT_SECRET=s"})
 	if err == nil {
@@ -195,12 +199,13 @@ limits:
 		p + `:2: unknown key "http.listne"`,
 		p + `:4: previews.sizes: parse box "3000x3000"`,
 		p + `:6: limits.max_upload_bytes: want a whole number`,
+		p + `:8: avatars: want a section of keys`,
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not say %q:\n%v", want, err)
 		}
 	}
-	if strings.Contains(err.Error(), "max_concurrent_uploads") {
+	if strings.Contains(err.Error(), "max_concurrent_uploads") || strings.Contains(err.Error(), "demo") {
 		t.Errorf("1e3 is a whole number, yet:\n%v", err)
 	}
 }

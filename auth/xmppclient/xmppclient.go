@@ -1,11 +1,12 @@
 // Package xmppclient is a small XMPP client (c2s) that logs a user in and
 // answers the media server's XEP-0070 confirmation requests through a
-// callback. Tests use it as the "real user"; the upload CLI uses it to
-// confirm its own requests.
+// callback. Tests use it as the "real user"; package mediaclient (the
+// upload, get and demo commands) uses it to confirm its own requests.
 //
-// It logs in with SASL PLAIN and does not negotiate TLS, so it is meant for
-// a server on the loopback interface that allows unencrypted PLAIN (such as
-// the one localxmpp starts).
+// It offers SASL SCRAM before PLAIN. With Config.TLS it negotiates
+// STARTTLS first; without, it logs in on the bare connection, which only a
+// trusted server on the loopback interface (such as the one localxmpp
+// starts) should accept.
 package xmppclient
 
 import (
@@ -20,15 +21,13 @@ import (
 	"time"
 
 	"github.com/xmppmedia/mediaserver/auth"
+	"github.com/xmppmedia/mediaserver/auth/xmppwire"
 	"mellium.im/sasl"
 	"mellium.im/xmlstream"
 	"mellium.im/xmpp"
 	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/stanza"
 )
-
-// NSHTTPAuth is the XEP-0070 namespace.
-const NSHTTPAuth = "http://jabber.org/protocol/http-auth"
 
 // Answer is what the user says to a confirmation request.
 type Answer int
@@ -208,7 +207,7 @@ type confirmMessage struct {
 		ID     string `xml:"id,attr"`
 		Method string `xml:"method,attr"`
 		URL    string `xml:"url,attr"`
-	} `xml:"http://jabber.org/protocol/http-auth confirm"`
+	} `xml:"http://jabber.org/protocol/http-auth confirm"` // xmppwire.NSHTTPAuth
 }
 
 func (c *Client) handle(t xmlstream.TokenReadEncoder, start *xml.StartElement) error {
@@ -274,7 +273,7 @@ func (c *Client) SendReply(ctx context.Context, r Reply) error {
 	}
 	msg := stanza.Message{ID: r.MessageID, To: r.To, Type: stanza.NormalMessage}
 	confirm := xml.StartElement{
-		Name: xml.Name{Space: NSHTTPAuth, Local: "confirm"},
+		Name: xml.Name{Space: xmppwire.NSHTTPAuth, Local: "confirm"},
 		Attr: []xml.Attr{
 			{Name: xml.Name{Local: "id"}, Value: r.Request.TransactionID},
 			{Name: xml.Name{Local: "method"}, Value: r.Request.Method},

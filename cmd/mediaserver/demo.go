@@ -3,10 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/base64"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -16,7 +12,6 @@ import (
 	"io"
 	"log/slog"
 	"math"
-	"mime/multipart"
 	"net"
 	"net/http"
 	"os"
@@ -28,8 +23,8 @@ import (
 
 	"github.com/xmppmedia/mediaserver/auth"
 	"github.com/xmppmedia/mediaserver/auth/localxmpp"
-	"github.com/xmppmedia/mediaserver/auth/xmppclient"
 	"github.com/xmppmedia/mediaserver/configs"
+	"github.com/xmppmedia/mediaserver/mediasvc/mediaclient"
 )
 
 // runDemo shows the server working with nothing but Debian and Go: a
@@ -80,6 +75,7 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	}
 	base := "http://" + ln.Addr().String()
 	if err := cfg.Set("http.public_url", base); err != nil {
+		ln.Close()
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -101,60 +97,58 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	say("media server on %s (blobs in %s, metadata in %s), component %s connected", base, abs, cfg.Metadata.SQLite.Path, cfg.XMPP.ComponentJID)
 
 	confirmed := make(chan auth.ConfirmRequest, 4)
-	client, err := xmppclient.Dial(ctx, xmppclient.Config{Addr: px.C2SAddr(), JID: user, Password: password},
-		func(req auth.ConfirmRequest) xmppclient.Answer {
-			confirmed <- req
-			return xmppclient.Accept
-		})
+	client, err := mediaclient.Dial(ctx, mediaclient.Config{
+		JID: user, Password: password, Server: px.C2SAddr(), BaseURL: base,
+		OnConfirm: func(req auth.ConfirmRequest) {
+			select {
+			case confirmed <- req:
+			default:
+			}
+		},
+	})
 	if err != nil {
 		return fmt.Errorf("log in %s: %w", user, err)
 	}
 	defer client.Close()
-	var tid [6]byte
-	rand.Read(tid[:])
-	authParam := base64.RawURLEncoding.EncodeToString([]byte(client.JID().String() + ":" + hex.EncodeToString(tid[:])))
-	say("%s logged in over XMPP; it will accept XEP-0070 confirmations", client.JID())
+	say("%s logged in over XMPP; it will accept XEP-0070 confirmations of its own requests", client.JID())
 
-	channelURL := base + "/" + user.String()
-	status, body, err := demoUpload(ctx, channelURL+"?auth="+authParam, demoPhoto(1600, 1200))
+	channel := user.String()
+	photo := demoPhoto(1600, 1200)
+	item, err := client.Upload(ctx, channel, mediaclient.Upload{
+		Body: bytes.NewReader(photo), Size: int64(len(photo)), Filename: "demo.jpg", ContentType: "image/jpeg", Title: "Demo photo",
+	})
 	if err != nil {
-		return err
-	}
-	if status != http.StatusCreated {
-		return fmt.Errorf("upload answered %d: %s", status, body)
+		return fmt.Errorf("upload: %w", err)
 	}
 	select {
 	case req := <-confirmed:
 		say("the server asked %s to confirm %s %s; accepted", req.JID, req.Method, req.URL)
 	default:
 	}
-	var item struct {
-		ID     string `json:"id"`
-		Width  int    `json:"width"`
-		Height int    `json:"height"`
-	}
-	json.Unmarshal(body, &item)
-	say("uploaded a %dx%d photo: 201 %s", item.Width, item.Height, bytes.TrimSpace(body))
+	say("uploaded a %dx%d photo: 201 %s", item.Width, item.Height, bytes.TrimSpace(item.JSON))
 
-	previewURL := channelURL + "/" + item.ID + "?maxwidth=240&maxheight=320"
-	resp, err := http.Get(previewURL + "&auth=" + authParam)
+	resp, err := client.Get(ctx, channel, item.ID, 240, 320)
 	if err != nil {
-		return err
+		return fmt.Errorf("preview: %w", err)
 	}
-	preview, _ := io.ReadAll(resp.Body)
+	preview, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	pc, _, err := image.DecodeConfig(bytes.NewReader(preview))
-	if resp.StatusCode != 200 || err != nil {
-		return fmt.Errorf("preview answered %d (%v)", resp.StatusCode, err)
+	if err != nil {
+		return fmt.Errorf("preview: %w", err)
 	}
-	say("240x320 preview: %dx%d %s, %d bytes (original %d bytes)", pc.Width, pc.Height, resp.Header.Get("Content-Type"), len(preview), demoPhotoSize)
-	resp, err = http.Get(channelURL + "/" + item.ID)
+	pc, _, err := image.DecodeConfig(bytes.NewReader(preview))
+	if err != nil {
+		return fmt.Errorf("preview: %w", err)
+	}
+	say("240x320 preview: %dx%d %s, %d bytes (original %d bytes)", pc.Width, pc.Height, resp.Header.Get("Content-Type"), len(preview), len(photo))
+	itemURL := client.ItemURL(channel, item.ID)
+	resp, err = http.Get(itemURL)
 	if err == nil {
 		resp.Body.Close()
 		say("the same file without credentials: %d %s (the channel is private)", resp.StatusCode, http.StatusText(resp.StatusCode))
 	}
-	say("try it:\n  curl -s '%s?auth=%s' | head -c 300; echo\n  curl -so preview.jpg '%s&auth=%s'",
-		channelURL, authParam, previewURL, authParam)
+	say("try it:\n  curl -s '%s?%s' | head -c 300; echo\n  curl -so preview.jpg '%s?maxwidth=240&maxheight=320&%s'",
+		client.ChannelURL(channel), client.AuthQuery(), itemURL, client.AuthQuery())
 	if *once {
 		return nil
 	}
@@ -187,8 +181,6 @@ func ensureProsody(stdout io.Writer) error {
 	return nil
 }
 
-var demoPhotoSize int
-
 // demoPhoto draws a photo-like JPEG (gradients and discs, so it compresses
 // like a real picture rather than a flat test card).
 func demoPhoto(w, h int) []byte {
@@ -209,31 +201,7 @@ func demoPhoto(w, h int) []byte {
 	}
 	var buf bytes.Buffer
 	jpeg.Encode(&buf, img, &jpeg.Options{Quality: 88})
-	demoPhotoSize = buf.Len()
 	return buf.Bytes()
 }
 
 func clamp(v float64) uint8 { return uint8(math.Max(0, math.Min(255, v))) }
-
-// demoUpload posts a photo as the Android share intent does.
-func demoUpload(ctx context.Context, url string, photo []byte) (int, []byte, error) {
-	var buf bytes.Buffer
-	mw := multipart.NewWriter(&buf)
-	mw.WriteField("content-type", "image/jpeg")
-	mw.WriteField("title", "Demo photo")
-	fw, _ := mw.CreateFormFile("data", "demo.jpg")
-	fw.Write(photo)
-	mw.Close()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, &buf)
-	if err != nil {
-		return 0, nil, err
-	}
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, nil, fmt.Errorf("upload: %w", err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, body, err
-}

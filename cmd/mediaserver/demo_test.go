@@ -18,7 +18,7 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("demo: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errs.String())
 	}
 	for _, want := range []string{
-		`confirm POST http://127\.0\.0\.1:\d+/demo@localhost\?auth=\S+; accepted`,
+		`confirm POST http://127\.0\.0\.1:\d+/demo@localhost; accepted`, // credentials in the Authorization header
 		`uploaded a 1600x1200 photo: 201 \{"id":"[A-Za-z0-9]{20}"`,
 		`240x320 preview: 240x180 image/jpeg`,
 		`without credentials: 401`,

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/xmppmedia/mediaserver/auth"
 	"github.com/xmppmedia/mediaserver/auth/xmppclient"
+	"github.com/xmppmedia/mediaserver/mediasvc/mediaclient"
 )
 
 var readBenchDuration = flag.Duration("readbench.duration", time.Second,
@@ -73,11 +75,13 @@ func TestReadThroughput(t *testing.T) {
 
 func uploadForTest(t *testing.T, url string, photo []byte) string {
 	t.Helper()
-	status, body, err := demoUpload(context.Background(), url, photo)
-	if err != nil || status != http.StatusCreated {
-		t.Fatalf("upload: %d %s %v", status, body, err)
+	item, err := mediaclient.Post(context.Background(), http.DefaultClient, url, nil, mediaclient.Upload{
+		Body: bytes.NewReader(photo), Size: int64(len(photo)), Filename: "photo.jpg", ContentType: "image/jpeg",
+	})
+	if err != nil {
+		t.Fatalf("upload: %v", err)
 	}
-	return idFromJSON(t, body)
+	return item.ID
 }
 
 func idFromJSON(t *testing.T, body []byte) string {

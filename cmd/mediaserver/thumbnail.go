@@ -37,7 +37,8 @@ func (b *boxList) Set(v string) error {
 //	mediaserver thumbnail [--box WxH]... [--quality Q] [--max-pixels N] [--full-decode] IN OUT
 //
 // with the same pipeline the server uses at upload time: IN is decoded once
-// and one preview per box is written. Default boxes: 240x320 and 320x480.
+// and one preview per box is written. Default boxes: the server's default
+// preview sizes (transform.DefaultPreviewSizes).
 // IN may be "-" for standard input.
 //
 // OUT names the outputs:
@@ -53,7 +54,8 @@ func (b *boxList) Set(v string) error {
 func runThumbnail(args []string) error {
 	fs := flag.NewFlagSet("thumbnail", flag.ContinueOnError)
 	var boxes boxList
-	fs.Var(&boxes, "box", "fit inside `WxH` (repeatable; default 240x320 and 320x480)")
+	defaults := boxList(transform.DefaultPreviewSizes())
+	fs.Var(&boxes, "box", "fit inside `WxH` (repeatable; default "+defaults.String()+")")
 	cfg := transform.DefaultConfig()
 	fs.IntVar(&cfg.JPEGQuality, "quality", cfg.JPEGQuality, "JPEG quality 1..100")
 	fs.Int64Var(&cfg.MaxPixels, "max-pixels", cfg.MaxPixels, "refuse images with more pixels")
@@ -70,7 +72,7 @@ func runThumbnail(args []string) error {
 		return errors.New("thumbnail: want IN and OUT")
 	}
 	if len(boxes) == 0 {
-		boxes = boxList{{Width: 240, Height: 320}, {Width: 320, Height: 480}}
+		boxes = defaults
 	}
 	in, out := fs.Arg(0), fs.Arg(1)
 	if len(boxes) > 1 && out == "-" {
