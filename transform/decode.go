@@ -69,7 +69,7 @@ func decodeOther(rr *replayReader, h *header) (img image.Image, err error) {
 		return nil, fmt.Errorf("read %s: %w", h.format, rr.srcErr)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: decode %s: %v", ErrCorrupt, h.format, err)
+		return nil, decoderError("decode "+h.format, err)
 	}
 	b := img.Bounds()
 	if b.Dx() <= 0 || b.Dy() <= 0 || b.Dx() > h.width || b.Dy() > h.height {
@@ -119,6 +119,7 @@ func jpegScale(w, h, hs, vs int, need image.Point) int {
 func decodeJPEG(rr *replayReader, h *header, need image.Point) (image.Image, window, error) {
 	d, err := jpegscale.NewDecoder(rr)
 	if err == nil {
+		h.quality = d.Quality()
 		hs, vs := d.Sampling()
 		if s := jpegScale(h.width, h.height, hs, vs, need); s > 1 {
 			rr.stopRecording()
@@ -143,7 +144,7 @@ func decodeJPEG(rr *replayReader, h *header, need image.Point) (image.Image, win
 		return nil, window{}, fmt.Errorf("read jpeg: %w", rr.srcErr)
 	}
 	if err != nil {
-		return nil, window{}, fmt.Errorf("%w: decode jpeg: %v", ErrCorrupt, err)
+		return nil, window{}, decoderError("decode jpeg", err)
 	}
 	b := img.Bounds()
 	if b.Dx() != h.width || b.Dy() != h.height {

@@ -57,19 +57,40 @@ func (t *Transformer) previews(r io.Reader, origSize int64, boxes []Box) ([]Imag
 	}
 
 	out := make([]Image, len(boxes))
+	ow, oh := orientedSize(h.width, h.height, h.orientation)
 	for i, tg := range targets {
+		// The original stands in only for a box it fits: a preview is
+		// never larger than the box, even when scaling costs bytes. A
+		// fitting original is compared with a preview at the configured
+		// quality (not lowered to its own, which would only trade its
+		// pixels for bytes); a scaled one keeps to the original's quality.
+		fits := ow <= boxes[i].Width && oh <= boxes[i].Height
+		q := t.cfg.JPEGQuality
+		if !fits {
+			q = t.quality(h)
+		}
 		res := orient(resample(base, win, tg.w, tg.h), h.orientation)
-		img, err := encode(res, t.cfg.JPEGQuality)
+		img, err := encode(res, q)
 		if err != nil {
 			return nil, fmt.Errorf("box %v: %w", boxes[i], err)
 		}
-		if origSize > 0 && int64(len(img.Data)) >= origSize && originalServable(h) {
-			w, hh := orientedSize(h.width, h.height, h.orientation)
-			img = Image{MimeType: mimeOf(h.format), Width: w, Height: hh, UseOriginal: true}
+		if fits && origSize > 0 && int64(len(img.Data)) >= origSize && originalServable(h) {
+			img = Image{MimeType: mimeOf(h.format), Width: ow, Height: oh, UseOriginal: true}
 		}
 		out[i] = img
 	}
 	return out, nil
+}
+
+// quality is the JPEG quality for a preview of h: Config.JPEGQuality, or
+// the original's own when that is lower, since encoding a quality-50 photo
+// at 85 spends bytes on its artefacts (a small original scaled into a
+// smaller box would otherwise often come out larger than it was).
+func (t *Transformer) quality(h header) int {
+	if h.quality > 0 && h.quality < t.cfg.JPEGQuality {
+		return h.quality
+	}
+	return t.cfg.JPEGQuality
 }
 
 // originalServable: the original can stand in for a preview only if every
@@ -105,7 +126,7 @@ func (t *Transformer) avatar(r io.Reader) (Image, error) {
 		src, sq = preShrink(cut, k), sq.scaled(k)
 	}
 	res := orient(resample(src, sq, side, side), h.orientation)
-	img, err := encode(res, t.cfg.JPEGQuality)
+	img, err := encode(res, t.quality(h))
 	if err != nil {
 		return Image{}, err
 	}

@@ -42,7 +42,8 @@ type Config struct {
 	// MaxPixels refuses images whose header claims more than width*height
 	// pixels, before any pixel memory is allocated (limits.max_image_pixels).
 	MaxPixels int64
-	// JPEGQuality for previews and avatars, 1..100. 85 keeps a 320x480-box
+	// JPEGQuality for previews and avatars, 1..100 (a JPEG original
+	// written at a lower quality is previewed at its own). 85 keeps a 320x480-box
 	// preview of a 12 MP photo well under 30 KB at SSIM >= 0.97 (docs/previews.md).
 	JPEGQuality int
 	// Workers bounds how many decodes run at once (each 12 MP decode holds
