@@ -9,6 +9,8 @@ import (
 	"image/png"
 	"io"
 
+	"github.com/gen2brain/avif"
+	"github.com/gen2brain/heic"
 	"github.com/xmppmedia/mediaserver/transform/jpegscale"
 	"golang.org/x/image/webp"
 )
@@ -62,6 +64,12 @@ func decodeOther(rr *replayReader, h *header) (img image.Image, err error) {
 				expandStudioRange(img)
 			}
 		}
+	case formatHEIC, formatAVIF:
+		var data []byte
+		data, err = io.ReadAll(rr)
+		if err == nil {
+			img, err = decodeHEIF(h, data)
+		}
 	default:
 		return nil, ErrUnsupported
 	}
@@ -77,6 +85,25 @@ func decodeOther(rr *replayReader, h *header) (img image.Image, err error) {
 			ErrCorrupt, h.format, b.Dx(), b.Dy(), h.width, h.height)
 	}
 	return img, nil
+}
+
+// decodeHEIF decodes the primary picture of a HEIC file with libheif or of
+// an AVIF file with libavif, each compiled to WebAssembly and run by wazero
+// (pure Go: no cgo, no system library), or through the system's shared
+// library when one is installed (the modules look for it). libheif applies
+// the irot/imir transform itself, so a HEIC comes out upright and h is
+// updated to say so; libavif does not, so an AVIF keeps h.orientation for
+// the orient step.
+func decodeHEIF(h *header, data []byte) (image.Image, error) {
+	if h.format == formatAVIF {
+		return avif.Decode(bytes.NewReader(data))
+	}
+	img, err := heic.Decode(bytes.NewReader(data))
+	if err == nil {
+		h.width, h.height = orientedSize(h.width, h.height, h.orientation)
+		h.orientation = 1
+	}
+	return img, err
 }
 
 // minScaledRatio: a DCT-domain decode must keep at least this many source

@@ -62,6 +62,8 @@ func readHeader(rr *replayReader, maxPixels int64, wantDecode bool) (header, err
 		cfg, err = gif.DecodeConfig(rr)
 	case formatWebP:
 		cfg, err = webp.DecodeConfig(rr)
+	case formatHEIC, formatAVIF:
+		cfg.Width, cfg.Height, h.orientation, err = heifHeader(rr)
 	}
 	if rr.srcErr != nil {
 		return header{}, fmt.Errorf("read %s header: %w", format, rr.srcErr)

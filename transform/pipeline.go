@@ -30,7 +30,7 @@ func (t *Transformer) previews(r io.Reader, origSize int64, boxes []Box) ([]Imag
 		targets[i] = target{tw, th}
 		need = image.Pt(max(need.X, tw), max(need.Y, th))
 	}
-	src, win, err := decode(rr, &h, t.decodeNeed(need, h))
+	src, win, err := t.decode(rr, &h, t.decodeNeed(need, h))
 	if err != nil {
 		return nil, err
 	}
@@ -109,7 +109,7 @@ func (t *Transformer) avatar(r io.Reader) (Image, error) {
 	}
 	full := min(h.width, h.height)
 	side := min(full, t.cfg.AvatarSide)
-	src, win, err := decode(rr, &h, t.decodeNeed(image.Pt(side*h.width/full, side*h.height/full), h))
+	src, win, err := t.decode(rr, &h, t.decodeNeed(image.Pt(side*h.width/full, side*h.height/full), h))
 	if err != nil {
 		return Image{}, err
 	}
@@ -131,6 +131,15 @@ func (t *Transformer) avatar(r io.Reader) (Image, error) {
 		return Image{}, err
 	}
 	return img, nil
+}
+
+// decode is decode, one at a time for the WebAssembly decoders.
+func (t *Transformer) decode(rr *replayReader, h *header, need image.Point) (image.Image, window, error) {
+	if h.format == formatHEIC || h.format == formatAVIF {
+		t.heif <- struct{}{}
+		defer func() { <-t.heif }()
+	}
+	return decode(rr, h, need)
 }
 
 // decodeNeed is the output size the decoder is asked for: the real need, or

@@ -120,7 +120,7 @@ func (b Box) String() string { return strconv.Itoa(b.Width) + "x" + strconv.Itoa
 
 // Info describes an image from its header alone.
 type Info struct {
-	Format   string // "jpeg", "png", "gif", "webp"
+	Format   string // "jpeg", "png", "gif", "webp", "heic", "avif"
 	MimeType string
 	// Width and Height as displayed, i.e. after EXIF orientation.
 	Width, Height int
@@ -145,7 +145,8 @@ type Image struct {
 func IsImageType(mime string) bool {
 	mime, _, _ = strings.Cut(mime, ";")
 	switch strings.ToLower(strings.TrimSpace(mime)) {
-	case "image/jpeg", "image/jpg", "image/pjpeg", "image/png", "image/gif", "image/webp":
+	case "image/jpeg", "image/jpg", "image/pjpeg", "image/png", "image/gif", "image/webp",
+		"image/heic", "image/heif", "image/avif":
 		return true
 	}
 	return false
@@ -160,6 +161,10 @@ func IsImageType(mime string) bool {
 type Transformer struct {
 	cfg   Config
 	slots chan struct{}
+	// heif admits one HEIC or AVIF decode at a time: the WebAssembly
+	// decoders hold the whole file, their own heap and the picture
+	// (docs/previews.md has the figures), more than a JPEG decode.
+	heif chan struct{}
 }
 
 // New returns a Transformer for cfg.
@@ -171,7 +176,7 @@ func New(cfg Config) (*Transformer, error) {
 	if n == 0 {
 		n = runtime.NumCPU()
 	}
-	return &Transformer{cfg: cfg, slots: make(chan struct{}, n)}, nil
+	return &Transformer{cfg: cfg, slots: make(chan struct{}, n), heif: make(chan struct{}, 1)}, nil
 }
 
 // acquire waits for a worker slot; the returned func releases it.
