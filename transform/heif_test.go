@@ -109,3 +109,42 @@ func TestHEIFPreviews(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkHEIFPreviews: both device previews of one 4000x3000 photo as
+// JPEG, HEIC and AVIF, in process, after one untimed decode (the
+// WebAssembly modules are compiled once per process; previewbench measures
+// whole processes, compile included).
+//
+//	go test ./transform -run '^$' -bench HEIFPreviews -benchtime 3x
+func BenchmarkHEIFPreviews(b *testing.B) {
+	dir := b.TempDir()
+	photo := testimage.Photo(4000, 3000, 1)
+	jpg := filepath.Join(dir, "photo.jpg")
+	if err := os.WriteFile(jpg, encodeJPEG(b, photo, 90), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	heicPath, avifPath := filepath.Join(dir, "photo.heic"), filepath.Join(dir, "photo.avif")
+	run(b, tool(b, "heif-enc", "libheif-examples"), "-q", "90", "-o", heicPath, jpg)
+	run(b, tool(b, "avifenc", "libavif-bin"), "--min", "8", "--max", "16", "-s", "8", "-j", "2", jpg, avifPath)
+	tr, err := New(DefaultConfig())
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, p := range []string{jpg, heicPath, avifPath} {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(filepath.Ext(p)[1:], func(b *testing.B) {
+			if _, err := tr.Previews(bytes.NewReader(data), int64(len(data)), deviceBoxes); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for range b.N {
+				if _, err := tr.Previews(bytes.NewReader(data), int64(len(data)), deviceBoxes); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
