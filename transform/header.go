@@ -21,6 +21,9 @@ type header struct {
 	// quality is a JPEG's estimated encoder quality, 0 when unknown; set
 	// by decode.
 	quality int
+	// icc converts the pixels to sRGB; nil when the file has no profile,
+	// an sRGB one, or one we do not convert (see icc.go).
+	icc *iccTransform
 }
 
 func (h header) info() Info {
@@ -80,8 +83,16 @@ func readHeader(rr *replayReader, maxPixels int64, wantDecode bool) (header, err
 	switch format {
 	case formatJPEG:
 		h.orientation = jpegOrientation(rr)
+		if wantDecode {
+			rr.rewind()
+			h.icc, _ = newICCTransform(jpegICC(rr))
+		}
 	case formatPNG:
 		h.orientation = pngOrientation(rr)
+		if wantDecode {
+			rr.rewind()
+			h.icc, _ = newICCTransform(pngICC(rr))
+		}
 	case formatWebP:
 		if !wantDecode {
 			rr.stopRecording()

@@ -55,6 +55,12 @@ func (t *Transformer) previews(r io.Reader, origSize int64, boxes []Box) ([]Imag
 	if k >= 2 {
 		base, win = preShrink(src, k), win.scaled(k)
 	}
+	if h.icc != nil {
+		// Once, on the pixels every box is resampled from (ours to change).
+		n := toNRGBA(base)
+		h.icc.apply(n)
+		base = n
+	}
 
 	out := make([]Image, len(boxes))
 	ow, oh := orientedSize(h.width, h.height, h.orientation)
@@ -124,6 +130,11 @@ func (t *Transformer) avatar(r io.Reader) (Image, error) {
 		cut := cropTo(src, image.Rect(x0, y0, x1, y1).Add(b.Min))
 		sq = window{sq.x0 - float64(x0), sq.y0 - float64(y0), sq.x1 - float64(x0), sq.y1 - float64(y0)}
 		src, sq = preShrink(cut, k), sq.scaled(k)
+	}
+	if h.icc != nil {
+		n := toNRGBA(src)
+		h.icc.apply(n)
+		src = n
 	}
 	res := orient(resample(src, sq, side, side), h.orientation)
 	img, err := encode(res, t.quality(h))
