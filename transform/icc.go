@@ -37,7 +37,7 @@ var srgbD50 = [3][3]float64{
 type iccTransform struct {
 	lin [3][256]float32 // per channel: sample -> linear light
 	m   [3][3]float32   // linear profile RGB -> linear sRGB
-	enc [1 << 16]uint8    // linear sRGB (quantized) -> 8-bit sRGB
+	enc [1 << 16]uint8  // linear sRGB (quantized) -> 8-bit sRGB
 }
 
 // newICCTransform parses a profile. It returns nil (and no error) when the
