@@ -5,14 +5,19 @@
 //
 // The pipeline is a chain of small steps, each in its own file:
 //
-//	source.go  replayable reader: look at the header, then decode from the start
-//	sniff.go   format detection by magic bytes
-//	header.go  dimensions (DecodeConfig) and the pixel limit, before any decoding
-//	orient.go  EXIF orientation (JPEG APP1 in any position, PNG eXIf, WebP EXIF)
-//	decode.go  full decode of the first frame
-//	resize.go  fitting, cheap box pre-shrink to ~2x the target, then Lanczos
-//	crop.go    centre crop for avatars
-//	encode.go  baseline JPEG, or PNG when the result has transparency
+//	source.go     replayable reader: look at the header, then decode from the start
+//	sniff.go      format detection by magic bytes (HEIC/AVIF by ftyp brands)
+//	header.go     dimensions (DecodeConfig) and the pixel limit, before any decoding
+//	heif.go       HEIC/AVIF size and irot/imir from the ISO boxes
+//	orient.go     EXIF orientation (JPEG APP1 in any position, PNG eXIf, WebP EXIF)
+//	decode.go     first frame: jpegscale, image/jpeg, PNG, GIF, WebP, HEIC, AVIF
+//	ycbcrrange.go lossy WebP's studio-range YCbCr made full range
+//	icc.go        matrix/TRC ICC profiles converted to sRGB
+//	resize.go     fitting, cheap box pre-shrink to ~2x the target
+//	resample.go   Lanczos over the picture's true window
+//	crop.go       crop without copying, for avatars
+//	encode.go     baseline JPEG, or PNG when the result has transparency
+//	derive.go     a preview for any box from a stored preview
 package transform
 
 import (
