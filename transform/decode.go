@@ -59,6 +59,7 @@ func decodeOther(rr *replayReader, h *header) (img image.Image, err error) {
 		data, err = io.ReadAll(rr)
 		if err == nil {
 			h.orientation = webpOrientation(bytes.NewReader(data))
+			h.icc, _ = newICCTransform(webpICC(data))
 			img, err = webp.Decode(bytes.NewReader(data))
 			if err == nil {
 				expandStudioRange(img)

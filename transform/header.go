@@ -66,7 +66,12 @@ func readHeader(rr *replayReader, maxPixels int64, wantDecode bool) (header, err
 	case formatWebP:
 		cfg, err = webp.DecodeConfig(rr)
 	case formatHEIC, formatAVIF:
-		cfg.Width, cfg.Height, h.orientation, err = heifHeader(rr)
+		var hi heifInfo
+		hi, err = heifHeader(rr)
+		cfg.Width, cfg.Height, h.orientation = hi.width, hi.height, hi.orientation
+		if wantDecode && hi.icc != nil {
+			h.icc, _ = newICCTransform(hi.icc)
+		}
 	}
 	if rr.srcErr != nil {
 		return header{}, fmt.Errorf("read %s header: %w", format, rr.srcErr)

@@ -25,19 +25,27 @@ var errNoPrimary = errors.New("no primary item size (ispe)")
 // heifHeader reads the boxes up to and including meta (which comes first
 // in every HEIC and AVIF file we know of) and returns the primary item's
 // stored size and the EXIF orientation equivalent to its irot/imir.
-func heifHeader(r io.Reader) (w, h, orientation int, err error) {
+func heifHeader(r io.Reader) (heifInfo, error) {
 	for {
 		typ, body, err := nextBox(r, maxHEIFMeta)
 		if err != nil {
-			return 0, 0, 0, err
+			return heifInfo{}, err
 		}
 		if typ == "meta" {
 			return parseMeta(body)
 		}
 		if typ == "mdat" {
-			return 0, 0, 0, errors.New("media data before the meta box")
+			return heifInfo{}, errors.New("media data before the meta box")
 		}
 	}
+}
+
+// heifInfo is what the meta box says about the primary item.
+type heifInfo struct {
+	width, height, orientation int
+	// icc is the ICC profile of a colr box of type prof or rICC, if any
+	// (iPhones write Display P3 this way).
+	icc []byte
 }
 
 // nextBox reads one box header and, for meta, its body (at most limit
@@ -99,14 +107,14 @@ func boxes(b []byte) ([][2]string, error) {
 	return out, nil
 }
 
-// parseMeta finds the primary item's ispe, irot and imir.
-func parseMeta(meta []byte) (w, h, orientation int, err error) {
+// parseMeta finds the primary item's ispe, irot, imir and colr.
+func parseMeta(meta []byte) (heifInfo, error) {
 	if len(meta) < 4 {
-		return 0, 0, 0, errors.New("short meta box")
+		return heifInfo{}, errors.New("short meta box")
 	}
 	children, err := boxes(meta[4:]) // meta is a full box
 	if err != nil {
-		return 0, 0, 0, err
+		return heifInfo{}, err
 	}
 	primary := uint32(0)
 	var iprp string
@@ -120,7 +128,7 @@ func parseMeta(meta []byte) (w, h, orientation int, err error) {
 			case len(b) >= 8:
 				primary = binary.BigEndian.Uint32(b[4:8])
 			default:
-				return 0, 0, 0, errors.New("short pitm box")
+				return heifInfo{}, errors.New("short pitm box")
 			}
 		case "iprp":
 			iprp = c[1]
@@ -128,7 +136,7 @@ func parseMeta(meta []byte) (w, h, orientation int, err error) {
 	}
 	props, err := boxes([]byte(iprp))
 	if err != nil {
-		return 0, 0, 0, err
+		return heifInfo{}, err
 	}
 	var ipco [][2]string
 	var assoc []int // property indices (1-based) of the primary item, in order
@@ -136,15 +144,16 @@ func parseMeta(meta []byte) (w, h, orientation int, err error) {
 		switch p[0] {
 		case "ipco":
 			if ipco, err = boxes([]byte(p[1])); err != nil {
-				return 0, 0, 0, err
+				return heifInfo{}, err
 			}
 		case "ipma":
 			if assoc, err = ipmaFor([]byte(p[1]), primary); err != nil {
-				return 0, 0, 0, err
+				return heifInfo{}, err
 			}
 		}
 	}
 	var t heifTransform
+	var info heifInfo
 	for _, i := range assoc {
 		if i < 1 || i > len(ipco) {
 			continue
@@ -153,7 +162,11 @@ func parseMeta(meta []byte) (w, h, orientation int, err error) {
 		switch ipco[i-1][0] {
 		case "ispe":
 			if len(body) >= 12 {
-				w, h = int(binary.BigEndian.Uint32(body[4:8])), int(binary.BigEndian.Uint32(body[8:12]))
+				info.width, info.height = int(binary.BigEndian.Uint32(body[4:8])), int(binary.BigEndian.Uint32(body[8:12]))
+			}
+		case "colr":
+			if len(body) > 4 && (string(body[:4]) == "prof" || string(body[:4]) == "rICC") {
+				info.icc = body[4:]
 			}
 		case "irot":
 			if len(body) >= 1 {
@@ -168,10 +181,11 @@ func parseMeta(meta []byte) (w, h, orientation int, err error) {
 			}
 		}
 	}
-	if w <= 0 || h <= 0 {
-		return 0, 0, 0, errNoPrimary
+	if info.width <= 0 || info.height <= 0 {
+		return heifInfo{}, errNoPrimary
 	}
-	return w, h, t.exif(), nil
+	info.orientation = t.exif()
+	return info, nil
 }
 
 // ipmaFor returns the property indices associated with item id.

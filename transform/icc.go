@@ -355,3 +355,26 @@ func pngICC(r io.Reader) []byte {
 	}
 	return nil
 }
+
+// webpICC returns the profile of a WebP's ICCP chunk (extended format), or
+// nil.
+func webpICC(data []byte) []byte {
+	if len(data) < 12 || string(data[:4]) != "RIFF" || string(data[8:12]) != "WEBP" {
+		return nil
+	}
+	for b := data[12:]; len(b) >= 8; {
+		n := int(binary.LittleEndian.Uint32(b[4:8]))
+		if n < 0 || n > len(b)-8 {
+			return nil
+		}
+		if string(b[:4]) == "ICCP" {
+			return b[8 : 8+n]
+		}
+		next := 8 + n + n%2 // chunks are padded to an even size
+		if next > len(b) {
+			return nil
+		}
+		b = b[next:]
+	}
+	return nil
+}

@@ -173,8 +173,9 @@ func TestICCMatchesLittleCMS(t *testing.T) {
 	}
 }
 
-// TestICCPreviews: a Display P3 JPEG (profile in APP2) previews like the
-// sRGB photo it was made from, and far better than its pixels read as sRGB.
+// TestICCPreviews: a Display P3 photo (profile in JPEG APP2, PNG iCCP,
+// WebP ICCP, HEIC and AVIF colr) previews like the sRGB picture it was made from, and
+// far better than its pixels read as sRGB.
 func TestICCPreviews(t *testing.T) {
 	convert := tool(t, "convert", "imagemagick")
 	dir := t.TempDir()
@@ -187,7 +188,7 @@ func TestICCPreviews(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Smooth saturated gradients, where the gamuts differ most and
-	// resampling and JPEG noise least.
+	// resampling and compression noise least.
 	photo := image.NewNRGBA(image.Rect(0, 0, 640, 480))
 	for y := range 480 {
 		for x := range 640 {
@@ -199,25 +200,52 @@ func TestICCPreviews(t *testing.T) {
 	if err := os.WriteFile(src, encodePNG(t, photo), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	wide := filepath.Join(dir, "p3.jpg")
-	run(t, convert, src, "-profile", srgb, "-profile", p3, "-quality", "95", wide)
-	data, err := os.ReadFile(wide)
-	if err != nil {
-		t.Fatal(err)
+	widePNG := filepath.Join(dir, "p3.png")
+	run(t, convert, src, "-profile", srgb, "-profile", p3, widePNG)
+	files := map[string]func() string{
+		"jpeg": func() string {
+			out := filepath.Join(dir, "p3.jpg")
+			run(t, convert, src, "-profile", srgb, "-profile", p3, "-quality", "95", out)
+			return out
+		},
+		"png": func() string { return widePNG },
+		"webp": func() string {
+			out := filepath.Join(dir, "p3.webp")
+			run(t, convert, widePNG, "-quality", "95", "-define", "webp:lossless=true", out)
+			return out
+		},
+		"heic": func() string {
+			out := filepath.Join(dir, "p3.heic")
+			run(t, tool(t, "heif-enc", "libheif-examples"), "-q", "95", "-p", "chroma=444", "-o", out, widePNG)
+			return out
+		},
+		"avif": func() string {
+			out := filepath.Join(dir, "p3.avif")
+			run(t, tool(t, "avifenc", "libavif-bin"), "--min", "0", "--max", "4", "-y", "444", "-s", "8", widePNG, out)
+			return out
+		},
 	}
 	tr := newTestTransformer(t)
-	imgs, err := tr.Previews(bytes.NewReader(data), int64(len(data)), []Box{{240, 320}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := decodeBytes(t, imgs[0].Data)
-	want := resample(photo, fullWindow(photo), imgs[0].Width, imgs[0].Height)
-	raw := decodeBytes(t, data)
-	unconverted := resample(raw, fullWindow(raw), imgs[0].Width, imgs[0].Height)
-	p, s := similarity(t, got, want)
-	pu, _ := similarity(t, unconverted, want)
-	t.Logf("Display P3 JPEG preview against the sRGB original: %.1f dB SSIM %.4f (pixels read as sRGB: %.1f dB)", p, s, pu)
-	if p < 38 || p < pu+5 {
-		t.Errorf("preview %.1f dB from the sRGB original, unconverted %.1f dB", p, pu)
+	for _, name := range []string{"jpeg", "png", "webp", "heic", "avif"} {
+		t.Run(name, func(t *testing.T) {
+			data, err := os.ReadFile(files[name]())
+			if err != nil {
+				t.Fatal(err)
+			}
+			imgs, err := tr.Previews(bytes.NewReader(data), int64(len(data)), []Box{{240, 320}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := decodeBytes(t, imgs[0].Data)
+			want := resample(photo, fullWindow(photo), imgs[0].Width, imgs[0].Height)
+			raw := loadImage(t, widePNG)
+			unconverted := resample(raw, fullWindow(raw), imgs[0].Width, imgs[0].Height)
+			p, s := similarity(t, got, want)
+			pu, _ := similarity(t, unconverted, want)
+			t.Logf("Display P3 %s preview against the sRGB original: %.1f dB SSIM %.4f (pixels read as sRGB: %.1f dB)", name, p, s, pu)
+			if p < 38 || p < pu+5 {
+				t.Errorf("preview %.1f dB from the sRGB original, unconverted %.1f dB", p, pu)
+			}
+		})
 	}
 }
