@@ -9,6 +9,8 @@ import (
 	"image/png"
 	"io"
 
+	"github.com/gen2brain/avif"
+	"github.com/gen2brain/heic"
 	"github.com/xmppmedia/mediaserver/transform/jpegscale"
 	"golang.org/x/image/webp"
 )
@@ -57,10 +59,17 @@ func decodeOther(rr *replayReader, h *header) (img image.Image, err error) {
 		data, err = io.ReadAll(rr)
 		if err == nil {
 			h.orientation = webpOrientation(bytes.NewReader(data))
+			h.icc, _ = newICCTransform(webpICC(data))
 			img, err = webp.Decode(bytes.NewReader(data))
 			if err == nil {
 				expandStudioRange(img)
 			}
+		}
+	case formatHEIC, formatAVIF:
+		var data []byte
+		data, err = io.ReadAll(rr)
+		if err == nil {
+			img, err = decodeHEIF(h, data)
 		}
 	default:
 		return nil, ErrUnsupported
@@ -69,7 +78,7 @@ func decodeOther(rr *replayReader, h *header) (img image.Image, err error) {
 		return nil, fmt.Errorf("read %s: %w", h.format, rr.srcErr)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: decode %s: %v", ErrCorrupt, h.format, err)
+		return nil, decoderError("decode "+h.format, err)
 	}
 	b := img.Bounds()
 	if b.Dx() <= 0 || b.Dy() <= 0 || b.Dx() > h.width || b.Dy() > h.height {
@@ -77,6 +86,25 @@ func decodeOther(rr *replayReader, h *header) (img image.Image, err error) {
 			ErrCorrupt, h.format, b.Dx(), b.Dy(), h.width, h.height)
 	}
 	return img, nil
+}
+
+// decodeHEIF decodes the primary picture of a HEIC file with libheif or of
+// an AVIF file with libavif, each compiled to WebAssembly and run by wazero
+// (pure Go: no cgo, no system library), or through the system's shared
+// library when one is installed (the modules look for it). libheif applies
+// the irot/imir transform itself, so a HEIC comes out upright and h is
+// updated to say so; libavif does not, so an AVIF keeps h.orientation for
+// the orient step.
+func decodeHEIF(h *header, data []byte) (image.Image, error) {
+	if h.format == formatAVIF {
+		return avif.Decode(bytes.NewReader(data))
+	}
+	img, err := heic.Decode(bytes.NewReader(data))
+	if err == nil {
+		h.width, h.height = orientedSize(h.width, h.height, h.orientation)
+		h.orientation = 1
+	}
+	return img, err
 }
 
 // minScaledRatio: a DCT-domain decode must keep at least this many source
@@ -119,6 +147,7 @@ func jpegScale(w, h, hs, vs int, need image.Point) int {
 func decodeJPEG(rr *replayReader, h *header, need image.Point) (image.Image, window, error) {
 	d, err := jpegscale.NewDecoder(rr)
 	if err == nil {
+		h.quality = d.Quality()
 		hs, vs := d.Sampling()
 		if s := jpegScale(h.width, h.height, hs, vs, need); s > 1 {
 			rr.stopRecording()
@@ -143,7 +172,7 @@ func decodeJPEG(rr *replayReader, h *header, need image.Point) (image.Image, win
 		return nil, window{}, fmt.Errorf("read jpeg: %w", rr.srcErr)
 	}
 	if err != nil {
-		return nil, window{}, fmt.Errorf("%w: decode jpeg: %v", ErrCorrupt, err)
+		return nil, window{}, decoderError("decode jpeg", err)
 	}
 	b := img.Bounds()
 	if b.Dx() != h.width || b.Dy() != h.height {

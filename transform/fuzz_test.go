@@ -2,8 +2,11 @@ package transform
 
 import (
 	"bytes"
+	"compress/zlib"
 	"errors"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"testing"
 )
 
@@ -33,6 +36,33 @@ func FuzzDecode(f *testing.F) {
 	f.Add(webpFile(f, "testdata/quadrants.webp", 64, 32, 8))
 	f.Add([]byte("\xFF\xD8\xFF"))
 	f.Add([]byte("GIF89a\x01\x00\x01\x00"))
+	// Colour profiles (converted, so parsed) in JPEG and PNG.
+	icc := displayP3Profile()
+	f.Add(withJPEGSegments(encodeJPEG(f, q, 80), appSegment(0xE2, append([]byte("ICC_PROFILE\x00\x01\x01"), icc...))))
+	var z bytes.Buffer
+	zw := zlib.NewWriter(&z)
+	zw.Write(icc)
+	zw.Close()
+	p := encodePNG(f, q)
+	f.Add(append(append(append([]byte{}, p[:33]...), pngChunk("iCCP", append([]byte("P3\x00\x00"), z.Bytes()...))...), p[33:]...))
+	// HEIC and AVIF (box parser, WebAssembly decoders), when the encoders
+	// are installed (CI has them).
+	dir := f.TempDir()
+	src := filepath.Join(dir, "q.png")
+	if err := os.WriteFile(src, encodePNG(f, quadrants(24, 16)), 0o644); err != nil {
+		f.Fatal(err)
+	}
+	heicPath, avifPath := filepath.Join(dir, "q.heic"), filepath.Join(dir, "q.avif")
+	for out, c := range map[string][]string{
+		heicPath: {"heif-enc", "-q", "50", "-o", heicPath, src},
+		avifPath: {"avifenc", "--irot", "1", "--imir", "0", src, avifPath},
+	} {
+		if exec.Command(c[0], c[1:]...).Run() == nil {
+			if b, err := os.ReadFile(out); err == nil {
+				f.Add(b)
+			}
+		}
+	}
 
 	cfg := DefaultConfig()
 	cfg.MaxPixels = 4_000_000 // keep each fuzz iteration cheap

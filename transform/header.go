@@ -1,6 +1,7 @@
 package transform
 
 import (
+	"errors"
 	"fmt"
 	"image"
 	"image/gif"
@@ -17,6 +18,12 @@ type header struct {
 	// width, height as stored (before orientation).
 	width, height int
 	orientation   int
+	// quality is a JPEG's estimated encoder quality, 0 when unknown; set
+	// by decode.
+	quality int
+	// icc converts the pixels to sRGB; nil when the file has no profile,
+	// an sRGB one, or one we do not convert (see icc.go).
+	icc *iccTransform
 }
 
 func (h header) info() Info {
@@ -58,12 +65,19 @@ func readHeader(rr *replayReader, maxPixels int64, wantDecode bool) (header, err
 		cfg, err = gif.DecodeConfig(rr)
 	case formatWebP:
 		cfg, err = webp.DecodeConfig(rr)
+	case formatHEIC, formatAVIF:
+		var hi heifInfo
+		hi, err = heifHeader(rr)
+		cfg.Width, cfg.Height, h.orientation = hi.width, hi.height, hi.orientation
+		if wantDecode && hi.icc != nil {
+			h.icc, _ = newICCTransform(hi.icc)
+		}
 	}
 	if rr.srcErr != nil {
 		return header{}, fmt.Errorf("read %s header: %w", format, rr.srcErr)
 	}
 	if err != nil {
-		return header{}, fmt.Errorf("%w: %s header: %v", ErrCorrupt, format, err)
+		return header{}, decoderError(format+" header", err)
 	}
 	if err := checkPixels(cfg.Width, cfg.Height, maxPixels); err != nil {
 		return header{}, err
@@ -74,8 +88,16 @@ func readHeader(rr *replayReader, maxPixels int64, wantDecode bool) (header, err
 	switch format {
 	case formatJPEG:
 		h.orientation = jpegOrientation(rr)
+		if wantDecode {
+			rr.rewind()
+			h.icc, _ = newICCTransform(jpegICC(rr))
+		}
 	case formatPNG:
 		h.orientation = pngOrientation(rr)
+		if wantDecode {
+			rr.rewind()
+			h.icc, _ = newICCTransform(pngICC(rr))
+		}
 	case formatWebP:
 		if !wantDecode {
 			rr.stopRecording()
@@ -87,6 +109,19 @@ func readHeader(rr *replayReader, maxPixels int64, wantDecode bool) (header, err
 	}
 	rr.rewind()
 	return h, nil
+}
+
+// decoderError gives a decoder's error its kind: a well-formed file in a
+// variant the decoder does not implement (arithmetic-coded or 12-bit JPEG,
+// which libjpeg writes but image/jpeg refuses) is ErrUnsupported, answered
+// 415 like any format we do not read; anything else is ErrCorrupt (422).
+func decoderError(what string, err error) error {
+	var ju jpeg.UnsupportedError
+	var pu png.UnsupportedError
+	if errors.As(err, &ju) || errors.As(err, &pu) {
+		return fmt.Errorf("%w: %s: %v", ErrUnsupported, what, err)
+	}
+	return fmt.Errorf("%w: %s: %v", ErrCorrupt, what, err)
 }
 
 // checkPixels refuses empty and oversized images. It works in int64 so that

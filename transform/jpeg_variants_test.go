@@ -20,6 +20,9 @@ type jpegVariant struct {
 	// cjpeg options; nil with magick set means ImageMagick writes it.
 	cjpeg  []string
 	magick []string
+	// magickFormat: an ImageMagick output format other than JPEG, e.g.
+	// "PNG48" (the file gets a .png name).
+	magickFormat string
 }
 
 // writePPM writes a generated photo as binary PPM, cjpeg's input.
@@ -49,7 +52,12 @@ func (v jpegVariant) make(t testing.TB, dir string) string {
 	out := filepath.Join(dir, strings.NewReplacer(" ", "-", ":", "", "/", "-").Replace(v.name)+".jpg")
 	if v.magick != nil {
 		convert := tool(t, "convert", "imagemagick")
-		run(t, convert, append(append([]string{src}, v.magick...), out)...)
+		target := out
+		if v.magickFormat != "" {
+			out = strings.TrimSuffix(out, ".jpg") + ".png"
+			target = v.magickFormat + ":" + out
+		}
+		run(t, convert, append(append([]string{src}, v.magick...), target)...)
 		return out
 	}
 	cjpeg := tool(t, "cjpeg", "libjpeg-turbo-progs")

@@ -30,7 +30,7 @@ func (t *Transformer) previews(r io.Reader, origSize int64, boxes []Box) ([]Imag
 		targets[i] = target{tw, th}
 		need = image.Pt(max(need.X, tw), max(need.Y, th))
 	}
-	src, win, err := decode(rr, &h, t.decodeNeed(need, h))
+	src, win, err := t.decode(rr, &h, t.decodeNeed(need, h))
 	if err != nil {
 		return nil, err
 	}
@@ -55,21 +55,48 @@ func (t *Transformer) previews(r io.Reader, origSize int64, boxes []Box) ([]Imag
 	if k >= 2 {
 		base, win = preShrink(src, k), win.scaled(k)
 	}
+	if h.icc != nil {
+		// Once, on the pixels every box is resampled from (ours to change).
+		n := toNRGBA(base)
+		h.icc.apply(n)
+		base = n
+	}
 
 	out := make([]Image, len(boxes))
+	ow, oh := orientedSize(h.width, h.height, h.orientation)
 	for i, tg := range targets {
+		// The original stands in only for a box it fits: a preview is
+		// never larger than the box, even when scaling costs bytes. A
+		// fitting original is compared with a preview at the configured
+		// quality (not lowered to its own, which would only trade its
+		// pixels for bytes); a scaled one keeps to the original's quality.
+		fits := ow <= boxes[i].Width && oh <= boxes[i].Height
+		q := t.cfg.JPEGQuality
+		if !fits {
+			q = t.quality(h)
+		}
 		res := orient(resample(base, win, tg.w, tg.h), h.orientation)
-		img, err := encode(res, t.cfg.JPEGQuality)
+		img, err := encode(res, q)
 		if err != nil {
 			return nil, fmt.Errorf("box %v: %w", boxes[i], err)
 		}
-		if origSize > 0 && int64(len(img.Data)) >= origSize && originalServable(h) {
-			w, hh := orientedSize(h.width, h.height, h.orientation)
-			img = Image{MimeType: mimeOf(h.format), Width: w, Height: hh, UseOriginal: true}
+		if fits && origSize > 0 && int64(len(img.Data)) >= origSize && originalServable(h) {
+			img = Image{MimeType: mimeOf(h.format), Width: ow, Height: oh, UseOriginal: true}
 		}
 		out[i] = img
 	}
 	return out, nil
+}
+
+// quality is the JPEG quality for a preview of h: Config.JPEGQuality, or
+// the original's own when that is lower, since encoding a quality-50 photo
+// at 85 spends bytes on its artefacts (a small original scaled into a
+// smaller box would otherwise often come out larger than it was).
+func (t *Transformer) quality(h header) int {
+	if h.quality > 0 && h.quality < t.cfg.JPEGQuality {
+		return h.quality
+	}
+	return t.cfg.JPEGQuality
 }
 
 // originalServable: the original can stand in for a preview only if every
@@ -88,7 +115,7 @@ func (t *Transformer) avatar(r io.Reader) (Image, error) {
 	}
 	full := min(h.width, h.height)
 	side := min(full, t.cfg.AvatarSide)
-	src, win, err := decode(rr, &h, t.decodeNeed(image.Pt(side*h.width/full, side*h.height/full), h))
+	src, win, err := t.decode(rr, &h, t.decodeNeed(image.Pt(side*h.width/full, side*h.height/full), h))
 	if err != nil {
 		return Image{}, err
 	}
@@ -104,12 +131,26 @@ func (t *Transformer) avatar(r io.Reader) (Image, error) {
 		sq = window{sq.x0 - float64(x0), sq.y0 - float64(y0), sq.x1 - float64(x0), sq.y1 - float64(y0)}
 		src, sq = preShrink(cut, k), sq.scaled(k)
 	}
+	if h.icc != nil {
+		n := toNRGBA(src)
+		h.icc.apply(n)
+		src = n
+	}
 	res := orient(resample(src, sq, side, side), h.orientation)
-	img, err := encode(res, t.cfg.JPEGQuality)
+	img, err := encode(res, t.quality(h))
 	if err != nil {
 		return Image{}, err
 	}
 	return img, nil
+}
+
+// decode is decode, one at a time for the WebAssembly decoders.
+func (t *Transformer) decode(rr *replayReader, h *header, need image.Point) (image.Image, window, error) {
+	if h.format == formatHEIC || h.format == formatAVIF {
+		t.heif <- struct{}{}
+		defer func() { <-t.heif }()
+	}
+	return decode(rr, h, need)
 }
 
 // decodeNeed is the output size the decoder is asked for: the real need, or

@@ -70,7 +70,10 @@ func magickPreview(t testing.TB, src string, box Box) image.Image {
 	convert := tool(t, "convert", "imagemagick")
 	out := filepath.Join(t.TempDir(), "ref.png")
 	// [0]: the first frame of an animation, as our previews show.
-	run(t, convert, src+"[0]", "-auto-orient", "-colorspace", "sRGB", "-resize", fmt.Sprintf("%dx%d>", box.Width, box.Height), "-background", "white", "-flatten", "-depth", "8", out)
+	// +repage: ImageMagick 6 leaves the canvas untransposed after
+	// -auto-orient for orientations 5 and 7, and -flatten would paint the
+	// picture onto it.
+	run(t, convert, src+"[0]", "-auto-orient", "+repage", "-colorspace", "sRGB", "-resize", fmt.Sprintf("%dx%d>", box.Width, box.Height), "-background", "white", "-flatten", "-depth", "8", out)
 	return loadImage(t, out)
 }
 

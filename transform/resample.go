@@ -57,49 +57,53 @@ func lanczos(x float64) float64 {
 	return lanczosLobes * math.Sin(px) * math.Sin(px/lanczosLobes) / (px * px)
 }
 
-// taps is a 1-D resampling: output pixel i is the sum over k < n of
-// weight[i*n+k] times source pixel index[i*n+k].
+// taps is a 1-D resampling: output pixel i is the sum over k < n[i] of
+// weight[i*stride+k] times source pixel first[i]+k. Weights that fall
+// outside the source are moved onto its edge pixel (the edge repeats), so
+// each output reads one contiguous run of source pixels.
 type taps struct {
-	n      int
-	index  []int32
+	stride int
+	first  []int
+	n      []int
 	weight []float32
 }
 
 // makeTaps maps the source interval [lo, hi) onto dst output pixels, with
-// source pixels 0..srcN-1 (indices outside repeat the edge pixel). When
-// shrinking, the kernel is widened by the scale so every source pixel counts.
+// source pixels 0..srcN-1. When shrinking, the kernel is widened by the
+// scale so every source pixel counts.
 func makeTaps(lo, hi float64, srcN, dst int) taps {
 	scale := (hi - lo) / float64(dst)
 	fscale := max(scale, 1)
 	support := lanczosLobes * fscale
-	n := 2*int(math.Ceil(support)) + 1
-	t := taps{n: n, index: make([]int32, dst*n), weight: make([]float32, dst*n)}
-	ws := make([]float64, n)
+	stride := 2*int(math.Ceil(support)) + 1
+	t := taps{stride: stride, first: make([]int, dst), n: make([]int, dst), weight: make([]float32, dst*stride)}
+	ws := make([]float64, stride)
 	for i := range dst {
 		centre := lo + (float64(i)+0.5)*scale
 		first := int(math.Floor(centre - support))
+		clear(ws)
 		sum := 0.0
-		for k := range n {
-			j := first + k
-			ws[k] = lanczos((float64(j) + 0.5 - centre) / fscale)
-			sum += ws[k]
-		}
-		for k := range n {
+		a, b := srcN, -1 // the clamped run
+		for k := range stride {
+			w := lanczos((float64(first+k) + 0.5 - centre) / fscale)
+			if w == 0 {
+				continue
+			}
 			j := min(max(first+k, 0), srcN-1)
-			t.index[i*n+k] = int32(j)
-			t.weight[i*n+k] = float32(ws[k] / sum)
+			a, b = min(a, j), max(b, j)
+			ws[j-max(first, 0)] += w // j >= max(first,0) always
+			sum += w
+		}
+		if b < 0 { // cannot happen with a Lanczos kernel, but keep it safe
+			a, b, ws[0], sum = min(max(first, 0), srcN-1), min(max(first, 0), srcN-1), 1, 1
+		}
+		off := a - max(first, 0)
+		t.first[i], t.n[i] = a, b-a+1
+		for k := 0; k < t.n[i]; k++ {
+			t.weight[i*stride+k] = float32(ws[off+k] / sum)
 		}
 	}
 	return t
-}
-
-// span is the range of source indices the taps read.
-func (t taps) span() (lo, hi int) {
-	lo, hi = math.MaxInt32, -1
-	for _, j := range t.index {
-		lo, hi = min(lo, int(j)), max(hi, int(j))
-	}
-	return lo, hi + 1
 }
 
 // resample renders window win of img at dw x dh with Lanczos-3, colour
@@ -113,19 +117,28 @@ func resample(img image.Image, win window, dw, dh int) *image.NRGBA {
 	sw, sh := src.Rect.Dx(), src.Rect.Dy()
 	tx := makeTaps(win.x0, win.x1, sw, dw)
 	ty := makeTaps(win.y0, win.y1, sh, dh)
-	rowLo, rowHi := ty.span()
+	rowLo, rowHi := ty.first[0], ty.first[dh-1]+ty.n[dh-1]
+	for y := range dh {
+		rowLo, rowHi = min(rowLo, ty.first[y]), max(rowHi, ty.first[y]+ty.n[y])
+	}
+
+	if isOpaque(src) {
+		return resampleOpaque(src, tx, ty, rowLo, rowHi, dw, dh)
+	}
 
 	// Horizontal pass over the rows the vertical taps read, premultiplied.
-	mid := make([]float32, (rowHi-rowLo)*dw*4)
+	rowLen := dw * 4
+	mid := make([]float32, (rowHi-rowLo)*rowLen)
 	for y := rowLo; y < rowHi; y++ {
 		row := src.Pix[y*src.Stride : y*src.Stride+4*sw]
-		out := mid[(y-rowLo)*dw*4 : (y-rowLo+1)*dw*4]
+		out := mid[(y-rowLo)*rowLen : (y-rowLo+1)*rowLen]
 		for i := range dw {
+			ws := tx.weight[i*tx.stride : i*tx.stride+tx.n[i]]
+			px := row[4*tx.first[i] : 4*(tx.first[i]+len(ws))]
 			var r, g, bl, a float32
-			for k := range tx.n {
-				j := 4 * int(tx.index[i*tx.n+k])
-				p := row[j : j+4 : j+4]
-				wa := tx.weight[i*tx.n+k] * float32(p[3])
+			for k, w := range ws {
+				p := px[4*k : 4*k+4 : 4*k+4]
+				wa := w * float32(p[3])
 				r += wa * float32(p[0])
 				g += wa * float32(p[1])
 				bl += wa * float32(p[2])
@@ -136,29 +149,74 @@ func resample(img image.Image, win window, dw, dh int) *image.NRGBA {
 		}
 	}
 
+	// Vertical pass, a whole row at a time (sequential memory).
 	dst := image.NewNRGBA(image.Rect(0, 0, dw, dh))
+	acc := make([]float32, rowLen)
 	for y := range dh {
-		out := dst.Pix[y*dst.Stride : y*dst.Stride+4*dw]
-		for i := range dw {
-			var r, g, bl, a float32
-			for k := range ty.n {
-				m := mid[((int(ty.index[y*ty.n+k])-rowLo)*dw+i)*4:]
-				w := ty.weight[y*ty.n+k]
-				r += w * m[0]
-				g += w * m[1]
-				bl += w * m[2]
-				a += w * m[3]
-			}
-			o := out[4*i : 4*i+4 : 4*i+4]
+		verticalTaps(acc, mid, ty, y, rowLo, rowLen)
+		out := dst.Pix[y*dst.Stride : y*dst.Stride+rowLen]
+		for i := 0; i < rowLen; i += 4 {
+			c := acc[i : i+4 : i+4]
+			o := out[i : i+4 : i+4]
+			a := c[3]
 			if a <= 0.5 {
 				o[0], o[1], o[2], o[3] = 0, 0, 0, 0
 				continue
 			}
-			o[0], o[1], o[2] = unit8(r/a), unit8(g/a), unit8(bl/a)
-			o[3] = unit8(a)
+			o[0], o[1], o[2], o[3] = unit8(c[0]/a), unit8(c[1]/a), unit8(c[2]/a), unit8(a)
 		}
 	}
 	return dst
+}
+
+// resampleOpaque is resample for an image without transparency (every
+// JPEG): three channels and no alpha weighting, a third less work.
+func resampleOpaque(src *image.NRGBA, tx, ty taps, rowLo, rowHi, dw, dh int) *image.NRGBA {
+	sw := src.Rect.Dx()
+	rowLen := dw * 3
+	mid := make([]float32, (rowHi-rowLo)*rowLen)
+	for y := rowLo; y < rowHi; y++ {
+		row := src.Pix[y*src.Stride : y*src.Stride+4*sw]
+		out := mid[(y-rowLo)*rowLen : (y-rowLo+1)*rowLen]
+		for i := range dw {
+			ws := tx.weight[i*tx.stride : i*tx.stride+tx.n[i]]
+			px := row[4*tx.first[i] : 4*(tx.first[i]+len(ws))]
+			var r, g, bl float32
+			for k, w := range ws {
+				p := px[4*k : 4*k+3 : 4*k+3]
+				r += w * float32(p[0])
+				g += w * float32(p[1])
+				bl += w * float32(p[2])
+			}
+			o := out[3*i : 3*i+3 : 3*i+3]
+			o[0], o[1], o[2] = r, g, bl
+		}
+	}
+	dst := image.NewNRGBA(image.Rect(0, 0, dw, dh))
+	acc := make([]float32, rowLen)
+	for y := range dh {
+		verticalTaps(acc, mid, ty, y, rowLo, rowLen)
+		out := dst.Pix[y*dst.Stride : y*dst.Stride+4*dw]
+		for i := range dw {
+			c := acc[3*i : 3*i+3 : 3*i+3]
+			o := out[4*i : 4*i+4 : 4*i+4]
+			o[0], o[1], o[2], o[3] = unit8(c[0]), unit8(c[1]), unit8(c[2]), 0xFF
+		}
+	}
+	return dst
+}
+
+// verticalTaps sets acc to output row y of the vertical pass over mid,
+// whose rows of rowLen values start at source row rowLo.
+func verticalTaps(acc, mid []float32, ty taps, y, rowLo, rowLen int) {
+	clear(acc)
+	ws := ty.weight[y*ty.stride : y*ty.stride+ty.n[y]]
+	for k, w := range ws {
+		m := mid[(ty.first[y]+k-rowLo)*rowLen : (ty.first[y]+k-rowLo+1)*rowLen]
+		for i, v := range m {
+			acc[i] += w * v
+		}
+	}
 }
 
 // unit8 rounds and clamps to 0..255.

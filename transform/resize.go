@@ -135,6 +135,7 @@ func shrinkGeneric(dst *image.NRGBA, img image.Image, k int) {
 	type acc struct{ r, g, b, a, n uint64 }
 	sums := make([]acc, ow)
 	fast, _ := img.(*image.NRGBA)
+	pre, _ := img.(*image.RGBA) // premultiplied already (libavif's output)
 	for oy := 0; oy < oh; oy++ {
 		clear(sums)
 		for yy := b.Min.Y + oy*k; yy < b.Min.Y+(oy+1)*k; yy++ {
@@ -149,6 +150,10 @@ func shrinkGeneric(dst *image.NRGBA, img image.Image, k int) {
 					r = uint32(p[0]) * 0x101 * a / 0xFFFF
 					g = uint32(p[1]) * 0x101 * a / 0xFFFF
 					bl = uint32(p[2]) * 0x101 * a / 0xFFFF
+				} else if pre != nil {
+					i := pre.PixOffset(x, y)
+					p := pre.Pix[i : i+4 : i+4]
+					r, g, bl, a = uint32(p[0])*0x101, uint32(p[1])*0x101, uint32(p[2])*0x101, uint32(p[3])*0x101
 				} else {
 					r, g, bl, a = img.At(x, y).RGBA()
 				}

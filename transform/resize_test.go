@@ -3,6 +3,7 @@ package transform
 import (
 	"image"
 	"image/color"
+	"image/draw"
 	"testing"
 )
 
@@ -86,4 +87,24 @@ func ycbcrOf(g *image.Gray) *image.YCbCr {
 		y.Cb[i], y.Cr[i] = 128, 128
 	}
 	return y
+}
+
+// TestPreShrinkPremultipliedRGBA: libavif hands over premultiplied RGBA;
+// its fast path must agree with the generic one on the same pixels.
+func TestPreShrinkPremultipliedRGBA(t *testing.T) {
+	n := image.NewNRGBA(image.Rect(0, 0, 9, 7))
+	for i := range n.Pix {
+		n.Pix[i] = uint8(i * 53)
+	}
+	for i := 3; i < len(n.Pix); i += 8 {
+		n.Pix[i] = 255
+	}
+	rgba := image.NewRGBA(n.Rect)
+	draw.Draw(rgba, rgba.Rect, n, image.Point{}, draw.Src)
+	got, want := preShrink(rgba, 3), preShrink(n, 3)
+	for i := range got.Pix {
+		if d := int(got.Pix[i]) - int(want.Pix[i]); d < -2 || d > 2 {
+			t.Fatalf("byte %d: RGBA path %d, NRGBA path %d", i, got.Pix[i], want.Pix[i])
+		}
+	}
 }

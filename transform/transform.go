@@ -5,14 +5,19 @@
 //
 // The pipeline is a chain of small steps, each in its own file:
 //
-//	source.go  replayable reader: look at the header, then decode from the start
-//	sniff.go   format detection by magic bytes
-//	header.go  dimensions (DecodeConfig) and the pixel limit, before any decoding
-//	orient.go  EXIF orientation (JPEG APP1 in any position, PNG eXIf, WebP EXIF)
-//	decode.go  full decode of the first frame
-//	resize.go  fitting, cheap box pre-shrink to ~2x the target, then Lanczos
-//	crop.go    centre crop for avatars
-//	encode.go  baseline JPEG, or PNG when the result has transparency
+//	source.go     replayable reader: look at the header, then decode from the start
+//	sniff.go      format detection by magic bytes (HEIC/AVIF by ftyp brands)
+//	header.go     dimensions (DecodeConfig) and the pixel limit, before any decoding
+//	heif.go       HEIC/AVIF size and irot/imir from the ISO boxes
+//	orient.go     EXIF orientation (JPEG APP1 in any position, PNG eXIf, WebP EXIF)
+//	decode.go     first frame: jpegscale, image/jpeg, PNG, GIF, WebP, HEIC, AVIF
+//	ycbcrrange.go lossy WebP's studio-range YCbCr made full range
+//	icc.go        matrix/TRC ICC profiles converted to sRGB
+//	resize.go     fitting, cheap box pre-shrink to ~2x the target
+//	resample.go   Lanczos over the picture's true window
+//	crop.go       crop without copying, for avatars
+//	encode.go     baseline JPEG, or PNG when the result has transparency
+//	derive.go     a preview for any box from a stored preview
 package transform
 
 import (
@@ -41,7 +46,8 @@ type Config struct {
 	// MaxPixels refuses images whose header claims more than width*height
 	// pixels, before any pixel memory is allocated (limits.max_image_pixels).
 	MaxPixels int64
-	// JPEGQuality for previews and avatars, 1..100. 85 keeps a 320x480-box
+	// JPEGQuality for previews and avatars, 1..100 (a JPEG original
+	// written at a lower quality is previewed at its own). 85 keeps a 320x480-box
 	// preview of a 12 MP photo well under 30 KB at SSIM >= 0.97 (docs/previews.md).
 	JPEGQuality int
 	// Workers bounds how many decodes run at once (each 12 MP decode holds
@@ -84,7 +90,7 @@ func (c Config) Validate() error {
 
 // Info describes an image from its header alone.
 type Info struct {
-	Format   string // "jpeg", "png", "gif", "webp"
+	Format   string // "jpeg", "png", "gif", "webp", "heic", "avif"
 	MimeType string
 	// Width and Height as displayed, i.e. after EXIF orientation.
 	Width, Height int
@@ -109,7 +115,8 @@ type Image struct {
 func IsImageType(mime string) bool {
 	mime, _, _ = strings.Cut(mime, ";")
 	switch strings.ToLower(strings.TrimSpace(mime)) {
-	case "image/jpeg", "image/jpg", "image/pjpeg", "image/png", "image/gif", "image/webp":
+	case "image/jpeg", "image/jpg", "image/pjpeg", "image/png", "image/gif", "image/webp",
+		"image/heic", "image/heif", "image/avif":
 		return true
 	}
 	return false
@@ -124,6 +131,10 @@ func IsImageType(mime string) bool {
 type Transformer struct {
 	cfg   Config
 	slots chan struct{}
+	// heif admits one HEIC or AVIF decode at a time: the WebAssembly
+	// decoders hold the whole file, their own heap and the picture
+	// (docs/previews.md has the figures), more than a JPEG decode.
+	heif chan struct{}
 }
 
 // New returns a Transformer for cfg.
@@ -135,7 +146,7 @@ func New(cfg Config) (*Transformer, error) {
 	if n == 0 {
 		n = runtime.NumCPU()
 	}
-	return &Transformer{cfg: cfg, slots: make(chan struct{}, n)}, nil
+	return &Transformer{cfg: cfg, slots: make(chan struct{}, n), heif: make(chan struct{}, 1)}, nil
 }
 
 // acquire waits for a worker slot; the returned func releases it.

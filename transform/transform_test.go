@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/xmppmedia/mediaserver/transform/internal/testimage"
 )
 
 func newTestTransformer(t *testing.T) *Transformer {
@@ -428,5 +430,49 @@ func TestGIFFirstFrameSmallerThanScreen(t *testing.T) {
 	}
 	if p := imgs[0]; p.Width != 100 || p.Height != 50 {
 		t.Errorf("got %dx%d, want the 100x50 frame as is", p.Width, p.Height)
+	}
+}
+
+// TestSmallOriginalsAreScaledIntoTheBox: an original that does not fit the
+// box is scaled into it even when the preview costs more bytes than the
+// original (issue 13: a 150x103 quality-50 JPEG in a 100x100 box was served
+// as itself), and the preview keeps to the original's JPEG quality.
+func TestSmallOriginalsAreScaledIntoTheBox(t *testing.T) {
+	tr := newTestTransformer(t)
+	photo := testimage.Photo(150, 103, 9)
+	jpg := encodeJPEG(t, photo, 50)
+	gif := encodeGIF(t, testimage.Photo(256, 128, 4))
+	tests := []struct {
+		name         string
+		data         []byte
+		box          Box
+		wantW, wantH int
+		wantOriginal bool
+	}{
+		{"jpeg q50 150x103 in 100x100", jpg, Box{100, 100}, 100, 69, false},
+		{"gif 256x128 in 100x100", gif, Box{100, 100}, 100, 50, false},
+		{"jpeg q50 150x103 in 150x103", jpg, Box{150, 103}, 150, 103, true},
+		{"jpeg q50 150x103 in 240x320", jpg, Box{240, 320}, 150, 103, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			imgs, err := tr.Previews(bytes.NewReader(tt.data), int64(len(tt.data)), []Box{tt.box})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := imgs[0]
+			if p.Width != tt.wantW || p.Height != tt.wantH || p.UseOriginal != tt.wantOriginal {
+				t.Fatalf("got %dx%d UseOriginal=%v, want %dx%d UseOriginal=%v", p.Width, p.Height, p.UseOriginal, tt.wantW, tt.wantH, tt.wantOriginal)
+			}
+			if p.UseOriginal {
+				return
+			}
+			if dec := decodeBytes(t, p.Data); dec.Bounds().Dx() != tt.wantW || dec.Bounds().Dy() != tt.wantH {
+				t.Fatalf("encoded preview is %v", dec.Bounds())
+			}
+			if tt.data[0] == 0xFF && len(p.Data) >= len(tt.data) {
+				t.Errorf("preview of %d bytes is not smaller than the %d-byte original it shrinks", len(p.Data), len(tt.data))
+			}
+		})
 	}
 }

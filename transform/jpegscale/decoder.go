@@ -110,6 +110,55 @@ func (d *Decoder) Height() int { return d.height }
 // down (2, 2 for 4:2:0; 1, 1 for 4:4:4 and for grayscale).
 func (d *Decoder) Sampling() (h, v int) { return d.hmax, d.vmax }
 
+// ijgLuma is the example luminance quantization table of ITU T.81 Annex K
+// (natural order), which libjpeg scales by its quality setting.
+var ijgLuma = [64]uint16{
+	16, 11, 10, 16, 24, 40, 51, 61,
+	12, 12, 14, 19, 26, 58, 60, 55,
+	14, 13, 16, 24, 40, 57, 69, 56,
+	14, 17, 22, 29, 51, 87, 80, 62,
+	18, 22, 37, 56, 68, 109, 103, 77,
+	24, 35, 55, 64, 81, 104, 113, 92,
+	49, 64, 78, 87, 103, 121, 120, 101,
+	72, 92, 95, 98, 112, 100, 103, 99,
+}
+
+// Quality estimates the libjpeg quality (1..100) the file was written at,
+// from its luma quantization table against the Annex K table that libjpeg,
+// Go's image/jpeg and most cameras scale: 5000/q percent below 50, 200-2q
+// above. It returns 0 when the table is missing.
+func (d *Decoder) Quality() int {
+	q := &d.quant[d.comps[0].tq]
+	// Entries that libjpeg clamped to 1 or 255 say nothing about the scale.
+	var sum, std float64
+	ones := 0
+	for k := range 64 {
+		switch v := q[k]; {
+		case v == 0:
+			return 0
+		case v == 1:
+			ones++
+		case v < 255:
+			sum += float64(v)
+			std += float64(ijgLuma[unzig[k]])
+		}
+	}
+	if std == 0 {
+		if ones > 0 {
+			return 100
+		}
+		return 1
+	}
+	scale := 100 * sum / std
+	var quality float64
+	if scale <= 100 {
+		quality = (200 - scale) / 2
+	} else {
+		quality = 5000 / scale
+	}
+	return min(100, max(1, int(math.Round(quality))))
+}
+
 // Progressive reports whether the file is progressive.
 func (d *Decoder) Progressive() bool { return d.progressive }
 

@@ -393,3 +393,20 @@ func TestTooManyScansIsRefused(t *testing.T) {
 		t.Fatalf("got %v, want a FormatError for too many scans", err)
 	}
 }
+
+func TestQualityEstimate(t *testing.T) {
+	img := image.NewGray(image.Rect(0, 0, 16, 16))
+	for _, q := range []int{5, 30, 50, 75, 85, 95, 100} {
+		var buf bytes.Buffer
+		if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: q}); err != nil {
+			t.Fatal(err)
+		}
+		d, err := NewDecoder(&buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := d.Quality(); got < q-2 || got > q+2 {
+			t.Errorf("quality %d estimated as %d", q, got)
+		}
+	}
+}

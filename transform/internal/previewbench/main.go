@@ -8,6 +8,7 @@
 //   - quality (SSIM and PSNR of the luma) of both against a Lanczos
 //     reference computed in Go from the full-resolution decode;
 //   - byte size of the 320x480-box preview;
+//   - the same photo as HEIC and AVIF: time and peak RSS against the JPEG;
 //   - peak RSS of 8 concurrent 12 MP previews (baseline and progressive).
 //
 // Usage (from the repository root):
@@ -16,7 +17,8 @@
 //	go run ./transform/internal/previewbench -bin /tmp/mediaserver -runs 15
 //
 // It needs vipsthumbnail and vips (Debian libvips-tools) on PATH; vips makes
-// the progressive JPEG from the generated baseline one.
+// the progressive JPEG from the generated baseline one; heif-enc and avifenc
+// (Debian libheif-examples, libavif-bin) make the HEIC and AVIF copies.
 package main
 
 import (
@@ -100,6 +102,10 @@ func run(bin, dir string, runs, q int) error {
 		}
 	}
 	fmt.Println()
+	if err := heifFigures(bin, dir, files[0], runs, q); err != nil {
+		return err
+	}
+	fmt.Println()
 	fmt.Println("| 8 concurrent 12 MP previews in one process (4 baseline + 4 progressive, both sizes) | peak RSS | wall |")
 	fmt.Println("|---|---|---|")
 	for _, full := range []bool{false, true} {
@@ -113,6 +119,54 @@ func run(bin, dir string, runs, q int) error {
 }
 
 type input struct{ name, path string }
+
+// heifFigures times both device previews of the same 12 MP photo stored as
+// HEIC (heif-enc, Debian libheif-examples) and AVIF (avifenc, Debian
+// libavif-bin) against the baseline JPEG, whole processes, with peak RSS.
+// The WebAssembly decoders are compiled by wazero in each process, which
+// is part of what a one-shot process pays (a server pays it once).
+func heifFigures(bin, dir string, jpg input, runs, q int) error {
+	heicPath := filepath.Join(dir, "photo.heic")
+	avifPath := filepath.Join(dir, "photo.avif")
+	for _, c := range [][]string{
+		{"heif-enc", "-q", "90", "-o", heicPath, jpg.path},
+		{"avifenc", "--min", "8", "--max", "16", "-s", "8", "-j", "2", jpg.path, avifPath},
+	} {
+		if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
+			return fmt.Errorf("%s: %v: %s", c[0], err, out)
+		}
+	}
+	inputs := []input{jpg, {"HEIC", heicPath}, {"AVIF", avifPath}}
+	fmt.Println("| 4000x3000 photo as | file | mediaserver thumbnail, both sizes (median) | ratio to JPEG | peak RSS |")
+	fmt.Println("|---|---|---|---|---|")
+	var base time.Duration
+	for _, f := range inputs {
+		var samples []time.Duration
+		for i := 0; i <= runs; i++ {
+			d, err := timed(oursCmd(bin, dir, f, q, false))
+			if err != nil {
+				return err
+			}
+			if i > 0 {
+				samples = append(samples, d)
+			}
+		}
+		rss, err := peakRSS(oursCmd(bin, dir, f, q, false))
+		if err != nil {
+			return err
+		}
+		st, err := os.Stat(f.path)
+		if err != nil {
+			return err
+		}
+		m := median(samples)
+		if base == 0 {
+			base = m
+		}
+		fmt.Printf("| %s | %.2f MB | %s | %.1f | %.0f MB |\n", f.name, float64(st.Size())/1e6, ms(m), float64(m)/float64(base), float64(rss)/1e6)
+	}
+	return nil
+}
 
 // makeInputs writes a 4000x3000 photo-like baseline JPEG (~4 MB) and a
 // progressive re-encoding of it.

@@ -1,0 +1,115 @@
+package transform
+
+import (
+	"bytes"
+	"errors"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/xmppmedia/mediaserver/transform/internal/testimage"
+)
+
+// storedPreview is what the pipeline stores for the 320x480 box of a photo.
+func storedPreview(t testing.TB) []byte {
+	t.Helper()
+	tr, err := New(DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	photo := encodeJPEG(t, testimage.Photo(2000, 3000, 5), 90)
+	imgs, err := tr.Previews(bytes.NewReader(photo), int64(len(photo)), []Box{{320, 480}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if imgs[0].Width != 320 || imgs[0].Height != 480 {
+		t.Fatalf("stored preview is %dx%d", imgs[0].Width, imgs[0].Height)
+	}
+	return imgs[0].Data
+}
+
+func TestDeriveFitsTheBox(t *testing.T) {
+	tr := newTestTransformer(t)
+	stored := storedPreview(t)
+	full := decodeBytes(t, stored)
+	tests := []struct {
+		box          Box
+		wantW, wantH int
+		wantOriginal bool
+	}{
+		{Box{100, 100}, 67, 100, false},
+		{Box{50, 50}, 33, 50, false},
+		{Box{240, 320}, 213, 320, false},
+		{Box{1, 1}, 1, 1, false},
+		{Box{320, 480}, 320, 480, true},
+		{Box{600, 600}, 320, 480, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.box.String(), func(t *testing.T) {
+			img, err := tr.Derive(stored, tt.box)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if img.Width != tt.wantW || img.Height != tt.wantH || img.UseOriginal != tt.wantOriginal {
+				t.Fatalf("got %dx%d UseOriginal=%v, want %dx%d UseOriginal=%v", img.Width, img.Height, img.UseOriginal, tt.wantW, tt.wantH, tt.wantOriginal)
+			}
+			if img.UseOriginal {
+				return
+			}
+			got := decodeBytes(t, img.Data)
+			if got.Bounds().Dx() != tt.wantW || got.Bounds().Dy() != tt.wantH {
+				t.Fatalf("encoded %v", got.Bounds())
+			}
+			if tt.wantW < 8 {
+				return
+			}
+			ref := toNRGBA(resample(full, fullWindow(full), tt.wantW, tt.wantH))
+			if p, s := similarity(t, got, ref); s < 0.95 {
+				t.Errorf("against a full decode resampled: %.2f dB SSIM %.4f, want SSIM >= 0.95", p, s)
+			}
+		})
+	}
+}
+
+func TestDeriveRefusesLargeSources(t *testing.T) {
+	tr := newTestTransformer(t)
+	big := encodeJPEG(t, testimage.Photo(1200, 1000, 1), 50)
+	if _, err := tr.Derive(big, Box{100, 100}); !errors.Is(err, ErrTooManyPixels) {
+		t.Fatalf("got %v, want ErrTooManyPixels", err)
+	}
+	if _, err := tr.Derive([]byte("not an image"), Box{100, 100}); !errors.Is(err, ErrUnsupported) {
+		t.Fatalf("got %v, want ErrUnsupported", err)
+	}
+	if _, err := tr.Derive(storedPreview(t), Box{0, 100}); err == nil {
+		t.Fatal("box 0x100: want an error")
+	}
+}
+
+// BenchmarkDerive: a 100x100 answer from the stored 320x480 preview, with
+// the CPU time per derive (user+system, from getrusage) beside ns/op.
+//
+//	go test ./transform -run '^$' -bench Derive -benchtime 2000x
+func BenchmarkDerive(b *testing.B) {
+	stored := storedPreview(b)
+	tr, err := New(DefaultConfig())
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, box := range []Box{{100, 100}, {50, 50}, {240, 320}} {
+		b.Run(box.String(), func(b *testing.B) {
+			before := cpuTime()
+			for range b.N {
+				if _, err := tr.Derive(stored, box); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64((cpuTime()-before).Microseconds())/float64(b.N), "cpu-µs/op")
+		})
+	}
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
