@@ -22,7 +22,7 @@ const maxDerivePixels = 1 << 20
 // docs/previews.md): the DCT-scaled decode of the stored file, the Lanczos
 // pass and the JPEG encode.
 func (t *Transformer) Derive(stored []byte, box Box) (Image, error) {
-	if err := box.validate(); err != nil {
+	if err := box.Validate(); err != nil {
 		return Image{}, fmt.Errorf("derive: %w", err)
 	}
 	d := *t
