@@ -76,12 +76,12 @@ func (s *Server) setCacheControl(w http.ResponseWriter, public bool) {
 
 // metadata answers one item's JSON.
 func (s *Server) metadata(w http.ResponseWriter, r *http.Request) error {
-	m, dec, err := s.readable(r)
+	it, dec, err := s.readable(r)
 	if err != nil {
 		return err
 	}
 	s.setCacheControl(w, dec.Public)
-	writeJSON(w, http.StatusOK, toJSON(m))
+	writeJSON(w, http.StatusOK, toJSON(it.m))
 	return nil
 }
 
