@@ -35,7 +35,9 @@ import (
 var (
 	servingDuration = flag.Duration("servingspeed.duration", 0,
 		"wrk duration of each TestServingSpeed run; 0 is the short smoke form CI runs (ratios not checked)")
-	servingRuns = flag.Int("servingspeed.runs", 3, "runs of each server per figure in TestServingSpeed (the median is taken)")
+	servingRuns   = flag.Int("servingspeed.runs", 3, "runs of each server per figure in TestServingSpeed (the median is taken)")
+	servingBinary = flag.String("servingspeed.binary", "",
+		"a mediaserver binary for TestServingSpeed to run instead of building this tree (to compare with another build)")
 )
 
 // Targets of issue 12: the media server beside a bare net/http file server
@@ -199,9 +201,13 @@ func TestServingSpeed(t *testing.T) {
 
 // serverCommand is the mediaserver binary to run and the environment that
 // makes it one: in the full form a build of this package without the race
-// detector, as operators run it; in the smoke form the test binary itself.
+// detector, as operators run it; in the smoke form the test binary itself;
+// -servingspeed.binary when given.
 func serverCommand(t *testing.T, build bool) (string, []string) {
 	t.Helper()
+	if *servingBinary != "" {
+		return *servingBinary, nil
+	}
 	if !build {
 		exe, err := os.Executable()
 		if err != nil {
