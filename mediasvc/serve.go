@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"mellium.im/xmpp/jid"
+
 	"github.com/xmppmedia/mediaserver/auth"
 	"github.com/xmppmedia/mediaserver/storage"
 	"github.com/xmppmedia/mediaserver/transform"
@@ -57,24 +59,31 @@ func (s *Server) readable(r *http.Request) (cachedItem, auth.Decision, error) {
 	var dec auth.Decision
 	if id == avatarID && s.cfg.AvatarsPublic {
 		dec.Public = true
-	} else if dec, err = s.authorize(r, auth.OpRead, entity.String(), ""); err != nil {
+	} else if dec, err = s.authorizeBare(r, auth.OpRead, entity, ""); err != nil {
 		return cachedItem{}, auth.Decision{}, err
 	}
-	it, err := s.meta.item(r.Context(), entity.String(), id)
+	e := entity.String()
+	it, err := s.meta.item(r.Context(), e, id)
 	if err != nil {
-		return cachedItem{}, auth.Decision{}, fmt.Errorf("media %s/%s: %w", entity, id, err)
+		return cachedItem{}, auth.Decision{}, fmt.Errorf("media %s/%s: %w", e, id, err)
 	}
 	return it, dec, nil
 }
 
 // authorize asks the Authorizer about this request.
 func (s *Server) authorize(r *http.Request, op auth.Operation, entity, uploader string) (auth.Decision, error) {
+	e, _ := parseBare(entity)
+	return s.authorizeBare(r, op, e, uploader)
+}
+
+// authorizeBare is authorize for an entity parsed already (by entityOf):
+// parsing a JID is a good part of a stored preview's time.
+func (s *Server) authorizeBare(r *http.Request, op auth.Operation, entity jid.JID, uploader string) (auth.Decision, error) {
 	creds, err := auth.ParseCredentials(r.URL.Query().Get("auth"), r.Header.Get("Authorization"))
 	if err != nil {
 		return auth.Decision{}, err
 	}
-	req := auth.Request{Op: op, Credentials: creds, Method: r.Method, URL: s.requestURL(r)}
-	req.Entity, _ = parseBare(entity)
+	req := auth.Request{Op: op, Credentials: creds, Method: r.Method, URL: s.requestURL(r), Entity: entity}
 	if uploader != "" {
 		req.Uploader, _ = parseBare(uploader)
 	}
