@@ -30,9 +30,18 @@ const recordTTL = time.Second
 // entity names come from clients, so the map must not grow without limit.
 const maxCachedChannels = 10000
 
+// Small stored files (previews: a 320x480 one is 15-30 KB) are kept in
+// memory beside their records, for recordTTL like them: sent from memory,
+// a preview costs one write instead of open, fstat, fcntl, sendfile and
+// close. maxCachedFile bounds one file, maxCachedFileBytes all of them.
+const (
+	maxCachedFile      = 128 << 10
+	maxCachedFileBytes = 32 << 20
+)
+
 // recordCache is the metadata store with the read path's records (items,
 // avatars and preview lists, which change only through the store's writes)
-// remembered for recordTTL. Every write through it forgets the written
+// and small files remembered for recordTTL. Every write through it forgets the written
 // channel's records once the write has returned, so this server never
 // serves what it has changed.
 type recordCache struct {
@@ -41,9 +50,10 @@ type recordCache struct {
 
 	// gen counts writes. A read that began before a write ended may carry
 	// the old state; it is remembered only if no write ended meanwhile.
-	gen      atomic.Uint64
-	mu       sync.RWMutex
-	channels map[string]*channelRecords
+	gen       atomic.Uint64
+	mu        sync.RWMutex
+	channels  map[string]*channelRecords
+	fileBytes int // held by every channelRecords.files; under mu
 }
 
 // channelRecords are one channel's remembered records.
@@ -51,6 +61,13 @@ type channelRecords struct {
 	items    map[string]cachedItem // by media ID
 	avatar   *cachedItem
 	previews map[string]cachedPreviews // by media ID
+	files    map[string]cachedFile     // by blob key
+}
+
+// cachedFile is the content of a small stored file.
+type cachedFile struct {
+	data    []byte // never modified once cached
+	expires time.Time
 }
 
 // cachedItem is an item with its response headers computed once.
@@ -142,6 +159,65 @@ func (c *recordCache) preview(ctx context.Context, entity, id string, box transf
 	return storage.Preview{}, false, nil
 }
 
+// file returns the content of entity's stored file key of the given size,
+// read with load on a miss. A file too large to keep, or whose size is not
+// the recorded one (replaced meanwhile), is not kept.
+func (c *recordCache) file(entity, key string, size int64, load func() ([]byte, error)) ([]byte, error) {
+	now := c.now()
+	c.mu.RLock()
+	var f cachedFile
+	var ok bool
+	if ch := c.channels[entity]; ch != nil {
+		f, ok = ch.files[key]
+	}
+	c.mu.RUnlock()
+	if ok && now.Before(f.expires) && int64(len(f.data)) == size {
+		return f.data, nil
+	}
+	gen := c.gen.Load()
+	data, err := load()
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) != size || size > maxCachedFile {
+		return data, nil
+	}
+	c.remember(gen, entity, func(ch *channelRecords) {
+		old := len(ch.files[key].data)
+		if c.fileBytes-old+len(data) > maxCachedFileBytes {
+			c.evictFiles(now)
+			if c.fileBytes-old+len(data) > maxCachedFileBytes {
+				return
+			}
+		}
+		c.fileBytes += len(data) - old
+		ch.files[key] = cachedFile{data: data, expires: now.Add(recordTTL)}
+	})
+	return data, nil
+}
+
+// evictFiles drops expired file contents. Called with mu held.
+func (c *recordCache) evictFiles(now time.Time) {
+	for _, ch := range c.channels {
+		for key, f := range ch.files {
+			if !now.Before(f.expires) {
+				c.fileBytes -= len(f.data)
+				delete(ch.files, key)
+			}
+		}
+	}
+}
+
+// drop forgets a channel's records. Called with mu held.
+func (c *recordCache) drop(entity string) {
+	if ch := c.channels[entity]; ch != nil {
+		for _, f := range ch.files {
+			c.fileBytes -= len(f.data)
+		}
+		delete(c.channels, entity)
+	}
+}
+
 // remember stores a record of entity read when the write count was gen,
 // unless a write has ended since.
 func (c *recordCache) remember(gen uint64, entity string, put func(*channelRecords)) {
@@ -155,7 +231,7 @@ func (c *recordCache) remember(gen uint64, entity string, put func(*channelRecor
 		if len(c.channels) >= maxCachedChannels {
 			c.evict()
 		}
-		ch = &channelRecords{items: map[string]cachedItem{}, previews: map[string]cachedPreviews{}}
+		ch = &channelRecords{items: map[string]cachedItem{}, previews: map[string]cachedPreviews{}, files: map[string]cachedFile{}}
 		c.channels[entity] = ch
 	}
 	put(ch)
@@ -173,12 +249,16 @@ func (c *recordCache) evict() {
 		for _, p := range ch.previews {
 			fresh = fresh || now.Before(p.expires)
 		}
+		for _, f := range ch.files {
+			fresh = fresh || now.Before(f.expires)
+		}
 		if !fresh {
-			delete(c.channels, entity)
+			c.drop(entity)
 		}
 	}
 	if len(c.channels) >= maxCachedChannels*9/10 {
 		clear(c.channels)
+		c.fileBytes = 0
 	}
 }
 
@@ -187,7 +267,7 @@ func (c *recordCache) evict() {
 func (c *recordCache) forget(entity string) {
 	c.mu.Lock()
 	c.gen.Add(1)
-	delete(c.channels, entity)
+	c.drop(entity)
 	c.mu.Unlock()
 }
 

@@ -160,3 +160,44 @@ func TestLargeFileThroughServer(t *testing.T) {
 		t.Fatalf("range: %d, %d bytes, equal %v", resp.StatusCode, len(b), bytes.Equal(b, data[from:to+1]))
 	}
 }
+
+// The small-file cache keeps within its byte budget, gives back what was
+// stored, and releases a channel's bytes when the channel is written.
+func TestFileCacheBounded(t *testing.T) {
+	c := newRecordCache(nil)
+	data := bytes.Repeat([]byte("x"), maxCachedFile)
+	loads := 0
+	load := func() ([]byte, error) { loads++; return data, nil }
+	n := 2 * maxCachedFileBytes / maxCachedFile
+	for i := 0; i < n; i++ {
+		got, err := c.file(fmt.Sprintf("c%d@example.com", i%7), fmt.Sprintf("k/%d", i), int64(len(data)), load)
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("file %d: %d bytes, %v", i, len(got), err)
+		}
+		if c.fileBytes > maxCachedFileBytes {
+			t.Fatalf("after %d files %d bytes kept, budget %d", i+1, c.fileBytes, maxCachedFileBytes)
+		}
+	}
+	loads = 0
+	c.file("c0@example.com", "k/0", int64(len(data)), load)
+	if loads != 0 {
+		t.Fatal("a kept file was read again")
+	}
+	// A size other than the recorded one is read every time and not kept.
+	c.file("c0@example.com", "k/0", int64(len(data))-1, load)
+	c.file("c0@example.com", "k/0", int64(len(data))-1, load)
+	if loads != 2 {
+		t.Fatalf("%d reads of a file whose size changed, want 2", loads)
+	}
+	before := c.fileBytes
+	c.forget("c0@example.com")
+	if c.fileBytes >= before {
+		t.Fatalf("forgetting a channel kept its bytes: %d then %d", before, c.fileBytes)
+	}
+	for i := 1; i < 7; i++ {
+		c.forget(fmt.Sprintf("c%d@example.com", i))
+	}
+	if c.fileBytes != 0 {
+		t.Fatalf("%d bytes counted with nothing kept", c.fileBytes)
+	}
+}

@@ -39,7 +39,7 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) error {
 	}
 	m := it.m
 	return s.serveBlob(w, r, blobResponse{
-		key: m.BlobKey, size: m.Size, etag: it.etag, modified: m.Updated, lastModified: it.lastModified,
+		entity: m.Entity, key: m.BlobKey, size: m.Size, etag: it.etag, modified: m.Updated, lastModified: it.lastModified,
 		mimeType: m.MimeType, fileName: m.FileName, public: dec.Public,
 	})
 }
@@ -131,7 +131,7 @@ func (s *Server) servePreview(w http.ResponseWriter, r *http.Request, it cachedI
 		return err
 	}
 	return s.serveBlob(w, r, blobResponse{
-		key: p.BlobKey, size: p.Size,
+		entity: m.Entity, key: p.BlobKey, size: p.Size,
 		etag:     `"` + m.SHA1 + "-" + strconv.Itoa(box.Width) + "x" + strconv.Itoa(box.Height) + `"`,
 		modified: m.Updated, lastModified: it.lastModified, mimeType: p.MimeType, public: dec.Public,
 	})
@@ -221,6 +221,7 @@ func (s *Server) storePreview(ctx context.Context, m storage.Media, box transfor
 
 // blobResponse describes a stored file to send.
 type blobResponse struct {
+	entity       string // whose file it is
 	key          string
 	size         int64
 	etag         string
@@ -299,6 +300,23 @@ func (s *Server) serveBlob(w http.ResponseWriter, r *http.Request, b blobRespons
 		w.WriteHeader(status)
 		return nil
 	}
+	if b.size <= maxCachedFile {
+		data, err := s.meta.file(b.entity, b.key, b.size, func() ([]byte, error) { return s.readSmall(r.Context(), b) })
+		if err != nil {
+			h.Del("Content-Length")
+			h.Del("Content-Range")
+			return fmt.Errorf("open %s: %w", b.key, err)
+		}
+		w.WriteHeader(status)
+		if int64(len(data)) < offset+length {
+			// The file changed under its record: cut the response short,
+			// as a file shorter than its record would be below.
+			s.log.Warn("send file", "key", b.key, "err", "stored file shorter than its record", "request_id", requestID(r.Context()))
+			return nil
+		}
+		w.Write(data[offset : offset+length])
+		return nil
+	}
 	var rc io.ReadCloser
 	var err error
 	if fo, ok := s.blobs.Blobs.(storage.FileOpener); ok {
@@ -322,6 +340,20 @@ func (s *Server) serveBlob(w http.ResponseWriter, r *http.Request, b blobRespons
 		s.log.Warn("send file", "key", b.key, "err", err, "request_id", requestID(r.Context()))
 	}
 	return nil
+}
+
+// readSmall reads a small stored file whole.
+func (s *Server) readSmall(ctx context.Context, b blobResponse) ([]byte, error) {
+	rc, _, err := s.blobs.Fetch(ctx, b.key)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(io.LimitReader(rc, maxCachedFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", b.key, err)
+	}
+	return data, nil
 }
 
 // openFileAt opens the file of key positioned at offset.
