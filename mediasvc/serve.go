@@ -79,7 +79,7 @@ func (s *Server) authorize(r *http.Request, op auth.Operation, entity, uploader 
 // authorizeBare is authorize for an entity parsed already (by entityOf):
 // parsing a JID is a good part of a stored preview's time.
 func (s *Server) authorizeBare(r *http.Request, op auth.Operation, entity jid.JID, uploader string) (auth.Decision, error) {
-	creds, err := auth.ParseCredentials(r.URL.Query().Get("auth"), r.Header.Get("Authorization"))
+	creds, err := s.creds.parse(r.URL.Query().Get("auth"), r.Header.Get("Authorization"))
 	if err != nil {
 		return auth.Decision{}, err
 	}

@@ -141,6 +141,7 @@ type Server struct {
 	cfg      Config
 	blobs    *storage.Policy
 	meta     *recordCache // the metadata store, its read path's records remembered
+	creds    credentialMemo
 	auth     auth.Authorizer
 	images   *transform.Transformer
 	posters  *poster.Maker
