@@ -90,19 +90,16 @@ func newRecordCache(m storage.Metadata) *recordCache {
 // item returns the visible item id of entity (the avatar for avatarID).
 func (c *recordCache) item(ctx context.Context, entity, id string) (cachedItem, error) {
 	now := c.now()
-	c.mu.RLock()
-	var it cachedItem
-	var ok bool
-	if ch := c.channels[entity]; ch != nil {
-		if id == avatarID {
-			if ch.avatar != nil {
-				it, ok = *ch.avatar, true
-			}
-		} else {
-			it, ok = ch.items[id]
+	it, ok := lookup(c, entity, func(ch *channelRecords) (cachedItem, bool) {
+		if id != avatarID {
+			it, ok := ch.items[id]
+			return it, ok
 		}
-	}
-	c.mu.RUnlock()
+		if ch.avatar == nil {
+			return cachedItem{}, false
+		}
+		return *ch.avatar, true
+	})
 	if ok && now.Before(it.expires) {
 		return it, nil
 	}
@@ -135,13 +132,10 @@ func (c *recordCache) item(ctx context.Context, entity, id string) (cachedItem, 
 // when none is recorded.
 func (c *recordCache) preview(ctx context.Context, entity, id string, box transform.Box) (p storage.Preview, found bool, err error) {
 	now := c.now()
-	c.mu.RLock()
-	var cp cachedPreviews
-	var ok bool
-	if ch := c.channels[entity]; ch != nil {
-		cp, ok = ch.previews[id]
-	}
-	c.mu.RUnlock()
+	cp, ok := lookup(c, entity, func(ch *channelRecords) (cachedPreviews, bool) {
+		cp, ok := ch.previews[id]
+		return cp, ok
+	})
 	if !ok || !now.Before(cp.expires) {
 		gen := c.gen.Load()
 		ps, err := c.Metadata.Previews(ctx, entity, id)
@@ -164,13 +158,10 @@ func (c *recordCache) preview(ctx context.Context, entity, id string, box transf
 // the recorded one (replaced meanwhile), is not kept.
 func (c *recordCache) file(entity, key string, size int64, load func() ([]byte, error)) ([]byte, error) {
 	now := c.now()
-	c.mu.RLock()
-	var f cachedFile
-	var ok bool
-	if ch := c.channels[entity]; ch != nil {
-		f, ok = ch.files[key]
-	}
-	c.mu.RUnlock()
+	f, ok := lookup(c, entity, func(ch *channelRecords) (cachedFile, bool) {
+		f, ok := ch.files[key]
+		return f, ok
+	})
 	if ok && now.Before(f.expires) && int64(len(f.data)) == size {
 		return f.data, nil
 	}
@@ -216,6 +207,18 @@ func (c *recordCache) drop(entity string) {
 		}
 		delete(c.channels, entity)
 	}
+}
+
+// lookup returns what get finds among entity's records, under the read
+// lock.
+func lookup[V any](c *recordCache, entity string, get func(*channelRecords) (V, bool)) (V, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if ch := c.channels[entity]; ch != nil {
+		return get(ch)
+	}
+	var zero V
+	return zero, false
 }
 
 // remember stores a record of entity read when the write count was gen,

@@ -20,7 +20,6 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -221,87 +220,6 @@ func serverCommand(t *testing.T, build bool) (string, []string) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	return exe, nil
-}
-
-// serverProcess is a running `mediaserver serve`.
-type serverProcess struct {
-	base       string
-	metricsURL string
-	logPath    string
-}
-
-// startServerProcess runs `mediaserver serve` on a configuration file with
-// disk blobs under dir and the given metadata store, logging JSON to a
-// file, and waits until it is ready (its component connected). It is
-// stopped with SIGTERM when t ends.
-func startServerProcess(t *testing.T, exe string, env []string, px *localxmpp.Server, dir, driver, dsn string) *serverProcess {
-	t.Helper()
-	api, metricsAddr := freeAddr(t), freeAddr(t)
-	cfgFile := filepath.Join(dir, "mediaserver.yaml")
-	cfg := fmt.Sprintf(`http:
-  listen: %q
-  public_url: %q
-xmpp:
-  component_jid: %q
-  server_addr: %q
-  channel_server: %q
-storage:
-  disk:
-    root: %q
-metadata:
-  driver: %q
-  dsn: %q
-log:
-  format: json
-metrics:
-  listen: %q
-`, api, "http://"+api, px.ComponentJID().String(), px.ComponentAddr(), px.ChannelServer().String(),
-		filepath.Join(dir, "media"), driver, dsn, metricsAddr)
-	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	s := &serverProcess{base: "http://" + api, metricsURL: "http://" + metricsAddr + "/metrics", logPath: filepath.Join(dir, "server.log")}
-	logFile, err := os.Create(s.logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logFile.Close()
-	cmd := exec.Command(exe, "serve", "--config", cfgFile)
-	cmd.Env = append(append(os.Environ(), env...), "MEDIASERVER_XMPP_COMPONENT_SECRET="+px.ComponentSecret())
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	var waitErr error
-	go func() { waitErr = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(30 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("server log (tail):\n%s", tailFile(s.logPath, 4096))
-		}
-	})
-	waitFor(t, 30*time.Second, "the server process is ready", func() (bool, string) {
-		select {
-		case <-exited:
-			t.Fatalf("serve exited early: %v\n%s", waitErr, tailFile(s.logPath, 4096))
-		default:
-		}
-		c, err := net.DialTimeout("tcp", api, time.Second)
-		if err != nil {
-			return false, err.Error()
-		}
-		c.Close()
-		status, _, body := fetch(t, s.base+"/readyz")
-		return status == http.StatusOK, describe(status, body)
-	})
-	return s
 }
 
 // accessLogLines counts the access log's request lines of media reads.
