@@ -4,6 +4,7 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -114,4 +115,35 @@ func BenchmarkUpload100MB(b *testing.B) {
 		worst = max(worst, growth)
 	}
 	b.ReportMetric(float64(worst)/(1<<20), "heap-growth-MB")
+}
+
+// BenchmarkServeStoredPreview is the handler's work for a stored 320x480
+// preview, open channel and private channel with an accepted confirmation,
+// without the network (TestServingSpeed in cmd/mediaserver measures the
+// whole process against a bare file server). Its allocations per request
+// are the hot path's.
+func BenchmarkServeStoredPreview(b *testing.B) {
+	e := newEnv(b)
+	photo := jpegImage(b, 1200, 900)
+	h := e.srv.Handler()
+	for _, tc := range []struct{ name, entity, user string }{
+		{"open", openChan, ""},
+		{"private", privateChan, carol},
+	} {
+		m := e.mustUpload(tc.entity, alice, photo, "image/jpeg")
+		req := httptest.NewRequest("GET", "/"+tc.entity+"/"+m.ID+"?maxwidth=320&maxheight=480", nil)
+		if tc.user != "" {
+			req.Header.Set("Authorization", "Basic "+cred(tc.user))
+		}
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, req)
+				if w.Code != http.StatusOK {
+					b.Fatalf("status %d", w.Code)
+				}
+			}
+		})
+	}
 }

@@ -95,12 +95,12 @@ func setCacheControl(h http.Header, public bool, publicAge, privateAge, limit ti
 
 // metadata answers one item's JSON.
 func (s *Server) metadata(w http.ResponseWriter, r *http.Request) error {
-	m, dec, err := s.readable(r)
+	it, dec, err := s.readable(r)
 	if err != nil {
 		return err
 	}
 	s.setJSONCacheControl(w, dec)
-	writeJSON(w, http.StatusOK, toJSON(m))
+	writeJSON(w, http.StatusOK, toJSON(it.m))
 	return nil
 }
 

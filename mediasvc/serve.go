@@ -9,9 +9,12 @@ import (
 	"math"
 	"mime"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"mellium.im/xmpp/jid"
 
 	"github.com/xmppmedia/mediaserver/auth"
 	"github.com/xmppmedia/mediaserver/storage"
@@ -22,7 +25,7 @@ func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
 
 // download serves an item's file, or with maxwidth/maxheight a preview.
 func (s *Server) download(w http.ResponseWriter, r *http.Request) error {
-	m, dec, err := s.readable(r)
+	it, dec, err := s.readable(r)
 	if err != nil {
 		return err
 	}
@@ -32,10 +35,11 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		return s.servePreview(w, r, m, dec, box)
+		return s.servePreview(w, r, it, dec, box)
 	}
+	m := it.m
 	return s.serveBlob(w, r, blobResponse{
-		key: m.BlobKey, size: m.Size, etag: `"` + m.SHA1 + `"`, modified: m.Updated,
+		entity: m.Entity, key: m.BlobKey, size: m.Size, etag: it.etag, modified: m.Updated, lastModified: it.lastModified,
 		mimeType: m.MimeType, fileName: m.FileName, public: dec.Public, maxAge: dec.MaxAge,
 	})
 }
@@ -43,41 +47,43 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) error {
 // readable finds the item named by the path after checking the requester
 // may read the channel. The check comes first, so nobody learns whether a
 // private channel has an item.
-func (s *Server) readable(r *http.Request) (storage.Media, auth.Decision, error) {
+func (s *Server) readable(r *http.Request) (cachedItem, auth.Decision, error) {
 	entity, err := entityOf(r)
 	if err != nil {
-		return storage.Media{}, auth.Decision{}, err
+		return cachedItem{}, auth.Decision{}, err
 	}
 	id, err := mediaIDOf(r)
 	if err != nil {
-		return storage.Media{}, auth.Decision{}, err
+		return cachedItem{}, auth.Decision{}, err
 	}
 	var dec auth.Decision
 	if id == avatarID && s.cfg.AvatarsPublic {
 		dec.Public = true
-	} else if dec, err = s.authorize(r, auth.OpRead, entity.String(), ""); err != nil {
-		return storage.Media{}, auth.Decision{}, err
+	} else if dec, err = s.authorizeBare(r, auth.OpRead, entity, ""); err != nil {
+		return cachedItem{}, auth.Decision{}, err
 	}
-	var m storage.Media
-	if id == avatarID {
-		m, err = s.meta.Avatar(r.Context(), entity.String())
-	} else {
-		m, err = s.meta.Get(r.Context(), entity.String(), id)
-	}
+	e := entity.String()
+	it, err := s.meta.item(r.Context(), e, id)
 	if err != nil {
-		return storage.Media{}, auth.Decision{}, fmt.Errorf("media %s/%s: %w", entity, id, err)
+		return cachedItem{}, auth.Decision{}, fmt.Errorf("media %s/%s: %w", e, id, err)
 	}
-	return m, dec, nil
+	return it, dec, nil
 }
 
 // authorize asks the Authorizer about this request.
 func (s *Server) authorize(r *http.Request, op auth.Operation, entity, uploader string) (auth.Decision, error) {
-	creds, err := auth.ParseCredentials(r.URL.Query().Get("auth"), r.Header.Get("Authorization"))
+	e, _ := parseBare(entity)
+	return s.authorizeBare(r, op, e, uploader)
+}
+
+// authorizeBare is authorize for an entity parsed already (by entityOf):
+// parsing a JID is a good part of a stored preview's time.
+func (s *Server) authorizeBare(r *http.Request, op auth.Operation, entity jid.JID, uploader string) (auth.Decision, error) {
+	creds, err := s.creds.parse(r.URL.Query().Get("auth"), r.Header.Get("Authorization"))
 	if err != nil {
 		return auth.Decision{}, err
 	}
-	req := auth.Request{Op: op, Credentials: creds, Method: r.Method, URL: s.requestURL(r), Source: auth.SourceOf(r.RemoteAddr)}
-	req.Entity, _ = parseBare(entity)
+	req := auth.Request{Op: op, Credentials: creds, Method: r.Method, URL: s.requestURL(r), Entity: entity, Source: auth.SourceOf(r.RemoteAddr)}
 	if uploader != "" {
 		req.Uploader, _ = parseBare(uploader)
 	}
@@ -114,7 +120,8 @@ func requestedBox(ws, hs string) (transform.Box, error) {
 
 // servePreview answers from the stored preview of the smallest box of the
 // bounded set that covers the request, making and storing it on first use.
-func (s *Server) servePreview(w http.ResponseWriter, r *http.Request, m storage.Media, dec auth.Decision, want transform.Box) error {
+func (s *Server) servePreview(w http.ResponseWriter, r *http.Request, it cachedItem, dec auth.Decision, want transform.Box) error {
+	m := it.m
 	if !hasPreviews(m) {
 		return errorf(http.StatusPreconditionFailed, "this media type has no previews")
 	}
@@ -124,22 +131,21 @@ func (s *Server) servePreview(w http.ResponseWriter, r *http.Request, m storage.
 		return err
 	}
 	return s.serveBlob(w, r, blobResponse{
-		key: p.BlobKey, size: p.Size, etag: fmt.Sprintf(`"%s-%dx%d"`, m.SHA1, box.Width, box.Height),
-		modified: m.Updated, mimeType: p.MimeType, public: dec.Public, maxAge: dec.MaxAge,
+		entity: m.Entity, key: p.BlobKey, size: p.Size,
+		etag:     `"` + m.SHA1 + "-" + strconv.Itoa(box.Width) + "x" + strconv.Itoa(box.Height) + `"`,
+		modified: m.Updated, lastModified: it.lastModified, mimeType: p.MimeType, public: dec.Public, maxAge: dec.MaxAge,
 	})
 }
 
 // preview finds or makes the preview of m for box. Concurrent requests for
 // the same one share a single rendering.
 func (s *Server) preview(ctx context.Context, m storage.Media, box transform.Box) (storage.Preview, error) {
-	stored, err := s.meta.Previews(ctx, m.Entity, m.ID)
+	p, found, err := s.meta.preview(ctx, m.Entity, m.ID, box)
 	if err != nil {
 		return storage.Preview{}, fmt.Errorf("previews of %s: %w", m.ID, err)
 	}
-	for _, p := range stored {
-		if p.Width == box.Width && p.Height == box.Height {
-			return p, nil
-		}
+	if found {
+		return p, nil
 	}
 	key := previewKey(m.Entity, m.ID, box)
 	v, err, _ := s.previews.Do(key, func() (any, error) {
@@ -215,14 +221,16 @@ func (s *Server) storePreview(ctx context.Context, m storage.Media, box transfor
 
 // blobResponse describes a stored file to send.
 type blobResponse struct {
-	key      string
-	size     int64
-	etag     string
-	modified time.Time
-	mimeType string
-	fileName string
-	public   bool
-	maxAge   time.Duration // auth.Decision.MaxAge
+	entity       string // whose file it is
+	key          string
+	size         int64
+	etag         string
+	modified     time.Time
+	lastModified string // modified in http.TimeFormat, when computed already
+	mimeType     string
+	fileName     string
+	public       bool
+	maxAge       time.Duration // auth.Decision.MaxAge
 }
 
 // inlineTypes are shown by browsers without running anything. Everything
@@ -240,7 +248,10 @@ var inlineTypes = map[string]bool{
 func (s *Server) serveBlob(w http.ResponseWriter, r *http.Request, b blobResponse) error {
 	h := w.Header()
 	h.Set("ETag", b.etag)
-	h.Set("Last-Modified", b.modified.UTC().Format(http.TimeFormat))
+	if b.lastModified == "" {
+		b.lastModified = b.modified.UTC().Format(http.TimeFormat)
+	}
+	h.Set("Last-Modified", b.lastModified)
 	h.Set("Accept-Ranges", "bytes")
 	setCacheControl(h, b.public, s.cfg.PublicMaxAge, 300*time.Second, b.maxAge)
 	mt := strings.ToLower(b.mimeType)
@@ -286,9 +297,30 @@ func (s *Server) serveBlob(w http.ResponseWriter, r *http.Request, b blobRespons
 		w.WriteHeader(status)
 		return nil
 	}
+	if b.size <= maxCachedFile {
+		data, err := s.meta.file(b.entity, b.key, b.size, func() ([]byte, error) { return s.readSmall(r.Context(), b) })
+		if err != nil {
+			h.Del("Content-Length")
+			h.Del("Content-Range")
+			return fmt.Errorf("open %s: %w", b.key, err)
+		}
+		w.WriteHeader(status)
+		if int64(len(data)) < offset+length {
+			// The file changed under its record: cut the response short,
+			// as a file shorter than its record would be below.
+			s.log.Warn("send file", "key", b.key, "err", "stored file shorter than its record", "request_id", requestID(r.Context()))
+			return nil
+		}
+		w.Write(data[offset : offset+length])
+		return nil
+	}
 	var rc io.ReadCloser
 	var err error
-	if status == http.StatusPartialContent {
+	if fo, ok := s.blobs.Blobs.(storage.FileOpener); ok {
+		// A local file: io.CopyN below hands it to the connection's
+		// ReadFrom, which sends it with sendfile(2).
+		rc, err = openFileAt(r.Context(), fo, b.key, offset)
+	} else if status == http.StatusPartialContent {
 		rc, err = s.blobs.FetchRange(r.Context(), b.key, offset, length)
 	} else {
 		rc, _, err = s.blobs.Fetch(r.Context(), b.key)
@@ -305,6 +337,35 @@ func (s *Server) serveBlob(w http.ResponseWriter, r *http.Request, b blobRespons
 		s.log.Warn("send file", "key", b.key, "err", err, "request_id", requestID(r.Context()))
 	}
 	return nil
+}
+
+// readSmall reads a small stored file whole.
+func (s *Server) readSmall(ctx context.Context, b blobResponse) ([]byte, error) {
+	rc, _, err := s.blobs.Fetch(ctx, b.key)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(io.LimitReader(rc, maxCachedFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", b.key, err)
+	}
+	return data, nil
+}
+
+// openFileAt opens the file of key positioned at offset.
+func openFileAt(ctx context.Context, fo storage.FileOpener, key string, offset int64) (*os.File, error) {
+	f, err := fo.OpenFile(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	if offset > 0 {
+		if _, err := f.Seek(offset, io.SeekStart); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("seek %s: %w: %v", key, storage.ErrUnavailable, err)
+		}
+	}
+	return f, nil
 }
 
 // notModified applies If-None-Match, or If-Modified-Since without it.

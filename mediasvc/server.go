@@ -75,7 +75,8 @@ func (noMetrics) ObservePreview(string, time.Duration, error)                   
 type Server struct {
 	cfg      Config
 	blobs    *storage.Policy
-	meta     storage.Metadata
+	meta     *recordCache // the metadata store, its read path's records remembered
+	creds    credentialMemo
 	auth     auth.Authorizer
 	images   *transform.Transformer
 	posters  *poster.Maker
@@ -108,7 +109,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s := &Server{
 		cfg:     cfg,
 		blobs:   &storage.Policy{Blobs: deps.Blobs, MaxBytes: cfg.MaxUploadBytes},
-		meta:    deps.Metadata,
+		meta:    newRecordCache(deps.Metadata),
 		auth:    deps.Auth,
 		images:  deps.Images,
 		posters: deps.Posters,
@@ -320,6 +321,23 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	}
 	n, err := w.ResponseWriter.Write(b)
 	w.bytes += int64(n)
+	return n, err
+}
+
+// ReadFrom keeps the ResponseWriter's ReadFrom (sendfile for a file)
+// reachable through the access log's wrapper, counting what it sent.
+func (w *statusWriter) ReadFrom(src io.Reader) (int64, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	var n int64
+	var err error
+	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
+		n, err = rf.ReadFrom(src)
+	} else {
+		n, err = io.Copy(writerOnly{w.ResponseWriter}, src)
+	}
+	w.bytes += n
 	return n, err
 }
 

@@ -3,6 +3,7 @@ package mediasvc
 import (
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"time"
 )
@@ -87,5 +88,46 @@ func (w *idleWriter) Write(p []byte) (int, error) {
 	}
 	return w.ResponseWriter.Write(p)
 }
+
+// sendChunk is how much of a file idleWriter.ReadFrom hands the connection
+// at once: small enough that a slow but steady client gets each chunk well
+// within WriteIdle (as each Write of io.Copy's 32 KiB does), large enough
+// that sendfile's calls cost nothing beside the bytes.
+const sendChunk = 128 << 10
+
+// ReadFrom passes a file on to the ResponseWriter's ReadFrom, which
+// net/http turns into sendfile(2) when it is an *os.File (alone or in an
+// *io.LimitedReader, not nested deeper), moving the write deadline between
+// chunks as Write does.
+func (w *idleWriter) ReadFrom(src io.Reader) (int64, error) {
+	rf, ok := w.ResponseWriter.(io.ReaderFrom)
+	if !ok {
+		return io.Copy(writerOnly{w}, src)
+	}
+	remain := int64(math.MaxInt64)
+	if lr, ok := src.(*io.LimitedReader); ok {
+		src, remain = lr.R, lr.N
+		defer func() { lr.N = remain }()
+	}
+	var total int64
+	for remain > 0 {
+		if now := time.Now(); now.Sub(w.last) > time.Second {
+			w.last = now
+			w.rc.SetWriteDeadline(now.Add(w.idle))
+		}
+		chunk := &io.LimitedReader{R: src, N: min(remain, sendChunk)}
+		want := chunk.N
+		n, err := rf.ReadFrom(chunk)
+		total += n
+		remain -= n
+		if err != nil || n < want {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// writerOnly hides a writer's ReadFrom from io.Copy.
+type writerOnly struct{ io.Writer }
 
 func (w *idleWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -1,6 +1,7 @@
 package mediasvc
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -71,6 +72,7 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request, asAvatar bool) 
 	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 
 	up := &upload{s: s, entity: entity.String(), id: newMediaID(), author: dec.User.String()}
+	defer up.closeSpool()
 	form, err := readUploadBody(r, s.cfg.MaxUploadBytes, up.storeData)
 	if err == nil {
 		err = up.finish(r.Context(), form, asAvatar)
@@ -94,6 +96,13 @@ type upload struct {
 	begun    bool
 	m        storage.Media
 	previews []storage.Preview
+	// spool holds the file's bytes as they came in when the blob store is
+	// not local (S3): checking, measuring and previewing the upload read
+	// it there rather than fetching back the object just stored.
+	spool *os.File
+	// previewFrom, when set, is what previews are made from instead of
+	// the stored file: an avatar's crop, a video's poster frame.
+	previewFrom []byte
 }
 
 // storeData records the pending item and streams the file into the store.
@@ -108,6 +117,14 @@ func (u *upload) storeData(data io.Reader) error {
 		return fmt.Errorf("begin upload %s: %w", u.id, err)
 	}
 	u.begun = true
+	if _, local := u.s.blobs.Blobs.(storage.FileOpener); !local {
+		spool, err := os.CreateTemp("", "mediaserver-upload-*")
+		if err != nil {
+			return fmt.Errorf("spool upload %s: %w: %v", u.id, storage.ErrUnavailable, err)
+		}
+		u.spool = spool
+		data = io.TeeReader(data, spool)
+	}
 	sum, err := u.s.blobs.PutSum(ctx, u.m.BlobKey, data)
 	if err != nil {
 		return fmt.Errorf("store upload %s: %w", u.id, err)
@@ -117,6 +134,27 @@ func (u *upload) storeData(data io.Reader) error {
 		u.s.hookBlobWritten()
 	}
 	return nil
+}
+
+// stored opens the stored file's bytes: the spool, or the blob in a local
+// store.
+func (u *upload) stored(ctx context.Context) (io.ReadCloser, error) {
+	if u.spool != nil {
+		return io.NopCloser(io.NewSectionReader(u.spool, 0, u.m.Size)), nil
+	}
+	rc, _, err := u.s.blobs.Fetch(ctx, u.m.BlobKey)
+	if err != nil {
+		return nil, fmt.Errorf("read upload %s: %w", u.id, err)
+	}
+	return rc, nil
+}
+
+// closeSpool removes the spool once the upload is over.
+func (u *upload) closeSpool() {
+	if u.spool != nil {
+		u.spool.Close()
+		os.Remove(u.spool.Name())
+	}
 }
 
 // finish validates the fields, inspects and previews images, and commits.
@@ -207,9 +245,9 @@ func normalizeMIME(field, part string) (string, error) {
 }
 
 func (u *upload) cropAvatar(ctx context.Context) error {
-	rc, _, err := u.s.blobs.Fetch(ctx, u.m.BlobKey)
+	rc, err := u.stored(ctx)
 	if err != nil {
-		return fmt.Errorf("read avatar %s: %w", u.id, err)
+		return err
 	}
 	img, err := u.s.images.AvatarContext(ctx, rc)
 	rc.Close()
@@ -222,6 +260,7 @@ func (u *upload) cropAvatar(ctx context.Context) error {
 	}
 	u.m.Size, u.m.SHA1, u.m.MimeType = sum.Size, sum.SHA1, img.MimeType
 	u.m.Width, u.m.Height = img.Width, img.Height
+	u.previewFrom = img.Data
 	if exts, _ := mime.ExtensionsByType(img.MimeType); len(exts) > 0 && extensionOf(u.m.FileName) != strings.TrimPrefix(exts[0], ".") {
 		u.m.Extension = strings.TrimPrefix(exts[0], ".")
 	}
@@ -229,9 +268,9 @@ func (u *upload) cropAvatar(ctx context.Context) error {
 }
 
 func (u *upload) inspect(ctx context.Context) error {
-	rc, _, err := u.s.blobs.Fetch(ctx, u.m.BlobKey)
+	rc, err := u.stored(ctx)
 	if err != nil {
-		return fmt.Errorf("read upload %s: %w", u.id, err)
+		return err
 	}
 	defer rc.Close()
 	info, err := u.s.images.Inspect(rc)
@@ -248,10 +287,20 @@ func (u *upload) makePreviews(ctx context.Context) error {
 	if len(u.s.upload) == 0 {
 		return nil
 	}
-	src, srcSize := previewSource(u.m)
-	rc, _, err := u.s.blobs.Fetch(ctx, src)
-	if err != nil {
-		return fmt.Errorf("read upload %s: %w", u.id, err)
+	// From the bytes at hand, never the blob store: the file's own
+	// (spool or local blob), or the crop or poster frame just made.
+	var rc io.ReadCloser
+	srcSize := u.m.Size
+	if u.previewFrom != nil {
+		rc = io.NopCloser(bytes.NewReader(u.previewFrom))
+		if isVideo(u.m.MimeType) {
+			_, srcSize = previewSource(u.m)
+		}
+	} else {
+		var err error
+		if rc, err = u.stored(ctx); err != nil {
+			return err
+		}
 	}
 	start := time.Now()
 	imgs, err := u.s.images.PreviewsContext(ctx, rc, srcSize, u.s.upload)
@@ -271,25 +320,16 @@ func (u *upload) makePreviews(ctx context.Context) error {
 }
 
 // makePoster gives a video its dimensions, duration and previews: the
-// tools need a file, so the stored video is copied to a temporary one, a
-// frame is taken, stored beside the video, and previewed like an image. A
-// video the tools cannot read is kept as a file without previews.
+// tools need a file, which is the spool, or the stored video when the
+// store is local (else a temporary copy of it); a frame is taken, stored
+// beside the video, and previewed like an image. A video the tools cannot
+// read is kept as a file without previews.
 func (u *upload) makePoster(ctx context.Context) error {
-	tmp, err := os.CreateTemp("", "mediaserver-video-*")
+	path, done, err := u.videoFile(ctx)
 	if err != nil {
 		return fmt.Errorf("poster of %s: %w", u.id, err)
 	}
-	defer os.Remove(tmp.Name())
-	defer tmp.Close()
-	rc, _, err := u.s.blobs.Fetch(ctx, u.m.BlobKey)
-	if err != nil {
-		return fmt.Errorf("read upload %s: %w", u.id, err)
-	}
-	_, err = io.Copy(tmp, rc)
-	rc.Close()
-	if err != nil {
-		return fmt.Errorf("poster of %s: copy: %w", u.id, err)
-	}
+	defer done()
 	// ffmpeg takes one of the image workers' slots: video and image work
 	// share one bound on CPU-heavy work. Released before the previews,
 	// which take a slot of their own.
@@ -297,10 +337,10 @@ func (u *upload) makePoster(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("poster of %s: %w", u.id, err)
 	}
-	info, err := u.s.posters.Probe(ctx, tmp.Name())
+	info, err := u.s.posters.Probe(ctx, path)
 	var frame []byte
 	if err == nil {
-		frame, err = u.s.posters.Frame(ctx, tmp.Name(), info)
+		frame, err = u.s.posters.Frame(ctx, path, info)
 	}
 	release()
 	if err == nil {
@@ -308,6 +348,7 @@ func (u *upload) makePoster(ctx context.Context) error {
 			return fmt.Errorf("store poster of %s: %w", u.id, err)
 		}
 		u.m.Width, u.m.Height, u.m.LengthMS = info.Width, info.Height, info.DurationMS
+		u.previewFrom = frame
 		return u.makePreviews(ctx)
 	}
 	if errors.Is(err, poster.ErrNoVideo) {
@@ -315,6 +356,36 @@ func (u *upload) makePoster(ctx context.Context) error {
 		return nil
 	}
 	return fmt.Errorf("poster of %s: %w", u.id, err)
+}
+
+// videoFile is a path holding the uploaded video, and what to call when
+// done with it.
+func (u *upload) videoFile(ctx context.Context) (string, func(), error) {
+	if u.spool != nil {
+		return u.spool.Name(), func() {}, nil
+	}
+	if fo, ok := u.s.blobs.Blobs.(storage.FileOpener); ok {
+		f, err := fo.OpenFile(ctx, u.m.BlobKey)
+		if err != nil {
+			return "", nil, err
+		}
+		return f.Name(), func() { f.Close() }, nil
+	}
+	tmp, err := os.CreateTemp("", "mediaserver-video-*")
+	if err != nil {
+		return "", nil, err
+	}
+	done := func() { tmp.Close(); os.Remove(tmp.Name()) }
+	rc, err := u.stored(ctx)
+	if err == nil {
+		_, err = io.Copy(tmp, rc)
+		rc.Close()
+	}
+	if err != nil {
+		done()
+		return "", nil, fmt.Errorf("copy: %w", err)
+	}
+	return tmp.Name(), done, nil
 }
 
 // discard removes whatever a failed upload wrote. It runs even when the

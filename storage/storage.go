@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
 	"strings"
 )
 
@@ -45,6 +46,16 @@ type RangeFetcher interface {
 	// must lie inside the blob. A missing blob is ErrNotFound. The caller
 	// closes the reader.
 	FetchRange(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error)
+}
+
+// FileOpener is an optional extra of a Fetcher that keeps each blob as a
+// local file. A server sends such a file with sendfile(2), from the page
+// cache to the socket, instead of copying it through its own memory.
+type FileOpener interface {
+	// OpenFile opens the blob stored under key read-only, positioned at
+	// its start. A missing blob is ErrNotFound. The caller closes the file
+	// and never writes to it; the blob's content is that of Fetch.
+	OpenFile(ctx context.Context, key string) (*os.File, error)
 }
 
 // Putter stores blobs.

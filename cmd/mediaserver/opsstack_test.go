@@ -127,17 +127,7 @@ func startOpsStackWith(t *testing.T, opts localxmpp.Options) *opsStack {
 // owns, and returns the JID and password.
 func (s *opsStack) newUser(t *testing.T, local, accessModel string) (jid.JID, string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	password := local + "-secret"
-	if err := s.px.Register(ctx, local, password); err != nil {
-		t.Fatal(err)
-	}
-	user := s.px.UserJID(local)
-	if err := s.px.CreateChannel(ctx, user, accessModel, map[string]auth.Affiliation{user.String(): auth.AffOwner}); err != nil {
-		t.Fatal(err)
-	}
-	return user, password
+	return newChannelUser(t, s.px, local, accessModel)
 }
 
 // login starts a session of user that accepts every confirmation, as a

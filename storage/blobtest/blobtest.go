@@ -29,6 +29,7 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Blobs) {
 	t.Run("Range", func(t *testing.T) { testRange(t, newStore(t)) })
 	t.Run("Concurrent", func(t *testing.T) { testConcurrent(t, newStore(t)) })
 	t.Run("PolicyLimit", func(t *testing.T) { testPolicyLimit(t, newStore(t)) })
+	t.Run("OpenFile", func(t *testing.T) { testOpenFile(t, newStore(t)) })
 }
 
 func randomBytes(t testing.TB, n int) []byte {
@@ -273,4 +274,31 @@ func testPolicyLimit(t *testing.T, s storage.Blobs) {
 		t.Fatalf("PutSum over the limit = %v, want ErrTooLarge", err)
 	}
 	assertMissing(t, s, "limit/over")
+}
+
+// testOpenFile checks the optional storage.FileOpener: the file holds what
+// Fetch reads, a missing blob is ErrNotFound, a bad key is refused.
+func testOpenFile(t *testing.T, s storage.Blobs) {
+	fo, ok := s.(storage.FileOpener)
+	if !ok {
+		t.Skip("the store has no storage.FileOpener")
+	}
+	ctx := context.Background()
+	data := randomBytes(t, 100_000)
+	mustPut(t, s, "open/blob", data)
+	f, err := fo.OpenFile(ctx, "open/blob")
+	if err != nil {
+		t.Fatalf("OpenFile: %v", err)
+	}
+	got, err := io.ReadAll(f)
+	f.Close()
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("OpenFile read %d bytes (%v), want the %d stored", len(got), err, len(data))
+	}
+	if _, err := fo.OpenFile(ctx, "open/missing"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("OpenFile of a missing blob: %v, want ErrNotFound", err)
+	}
+	if _, err := fo.OpenFile(ctx, "../escape"); !errors.Is(err, storage.ErrInvalidKey) {
+		t.Fatalf("OpenFile of an invalid key: %v, want ErrInvalidKey", err)
+	}
 }

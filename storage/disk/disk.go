@@ -47,6 +47,7 @@ var (
 	_ storage.Blobs        = (*Store)(nil)
 	_ storage.RangeFetcher = (*Store)(nil)
 	_ storage.Sweeper      = (*Store)(nil)
+	_ storage.FileOpener   = (*Store)(nil)
 )
 
 // New opens (creating if needed) the store at cfg.Root.
@@ -73,13 +74,28 @@ func (s *Store) path(key string) (string, error) {
 
 // Fetch opens the blob under key.
 func (s *Store) Fetch(ctx context.Context, key string) (io.ReadCloser, int64, error) {
+	f, size, err := s.open("fetch", key)
+	if err != nil {
+		return nil, 0, err
+	}
+	return f, size, nil
+}
+
+// OpenFile opens the blob under key as the file it is.
+func (s *Store) OpenFile(ctx context.Context, key string) (*os.File, error) {
+	f, _, err := s.open("open", key)
+	return f, err
+}
+
+// open opens the regular file of key and reports its size.
+func (s *Store) open(op, key string) (*os.File, int64, error) {
 	p, err := s.path(key)
 	if err != nil {
 		return nil, 0, err
 	}
 	f, err := os.Open(p)
 	if err != nil {
-		return nil, 0, mapErr("fetch", key, err)
+		return nil, 0, mapErr(op, key, err)
 	}
 	st, err := f.Stat()
 	if err != nil || !st.Mode().IsRegular() {
@@ -87,22 +103,21 @@ func (s *Store) Fetch(ctx context.Context, key string) (io.ReadCloser, int64, er
 		if err == nil {
 			err = fs.ErrNotExist
 		}
-		return nil, 0, mapErr("fetch", key, err)
+		return nil, 0, mapErr(op, key, err)
 	}
 	return f, st.Size(), nil
 }
 
 // FetchRange opens length bytes of the blob under key from offset.
 func (s *Store) FetchRange(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error) {
-	rc, size, err := s.Fetch(ctx, key)
+	f, size, err := s.open("fetch", key)
 	if err != nil {
 		return nil, err
 	}
 	if offset < 0 || length < 0 || offset+length > size {
-		rc.Close()
+		f.Close()
 		return nil, fmt.Errorf("fetch range %s: range %d+%d outside blob of %d bytes", key, offset, length, size)
 	}
-	f := rc.(*os.File)
 	return struct {
 		io.Reader
 		io.Closer
