@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/goccy/go-yaml"
+
+	"github.com/xmppmedia/mediaserver/mediasvc/httpupload"
 )
 
 // Example is the commented example configuration shipped in this folder.
@@ -39,6 +41,8 @@ type Config struct {
 	Uploads  Uploads  `key:"uploads"`
 	Metrics  Metrics  `key:"metrics"`
 	Demo     Demo     `key:"demo"`
+	// Upload is XEP-0363 HTTP File Upload; its package owns the struct.
+	Upload httpupload.Config `key:"upload"`
 }
 
 type HTTP struct {
@@ -161,6 +165,7 @@ func Default() Config {
 		Avatars:  Avatars{Public: true},
 		Log:      Log{Format: "text", Level: "info"},
 		Uploads:  Uploads{AbandonAfter: 15 * time.Minute},
+		Upload:   httpupload.DefaultConfig(),
 	}
 }
 
@@ -348,6 +353,9 @@ func (c Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		bad("log.level", "want debug, info, warn or error, got %q", c.Log.Level)
+	}
+	if err := c.Upload.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -139,6 +139,12 @@ func buildApp(ctx context.Context, cfg configs.Config, log *slog.Logger) (*app, 
 		posters = nil
 	}
 
+	slots, err := a.uploadService(ctx)
+	if err != nil {
+		a.close()
+		return nil, err
+	}
+
 	scfg := mediasvc.DefaultConfig()
 	scfg.PublicURL = cfg.HTTP.PublicURL
 	scfg.MaxUploadBytes = cfg.Limits.MaxUploadBytes
@@ -158,7 +164,7 @@ func buildApp(ctx context.Context, cfg configs.Config, log *slog.Logger) (*app, 
 	}
 	a.svc, err = mediasvc.New(scfg, mediasvc.Deps{
 		Blobs: blobs, Metadata: a.meta, Auth: guard, Images: images, Posters: posters, Log: log, Metrics: a.metrics,
-		Demo: demoPage(cfg),
+		Demo: demoPage(cfg), Slots: slots,
 		Ready: func(context.Context) error {
 			if !a.component.Connected() {
 				return errors.New("XMPP component not connected")
@@ -198,6 +204,7 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 	if a.cfg.Uploads.AbandonAfter > 0 {
 		go a.svc.RunJanitor(xmppCtx, a.cfg.Uploads.AbandonAfter)
 	}
+	a.startUploadExpiry(xmppCtx)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	if a.metricsLn != nil {
