@@ -77,7 +77,7 @@ func (s *Server) putSlot(w http.ResponseWriter, r *http.Request) error {
 	default:
 		return errBusy
 	}
-	up := &upload{s: s, entity: s.slots.Entity(), id: g.ID, author: g.Requester}
+	up := &upload{s: s, entity: httpupload.Entity, id: g.ID, author: g.Requester}
 	err = up.storeGrant(r.Context(), g, r.Body)
 	if err == nil {
 		err = up.finish(r.Context(), uploadForm{haveData: true, contentType: g.Type, fileName: g.Name}, false)
@@ -140,7 +140,7 @@ func (s *Server) getSlot(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	m, err := s.meta.Get(r.Context(), s.slots.Entity(), id)
+	m, err := s.meta.Get(r.Context(), httpupload.Entity, id)
 	if err != nil {
 		return fmt.Errorf("upload %s: %w", id, err)
 	}
@@ -182,7 +182,7 @@ func (s *Server) ExpireUploads(ctx context.Context) (int, error) {
 	before := s.now().Add(-s.slots.ExpireAfter())
 	removed := 0
 	for {
-		items, err := ledger.UploadedBefore(ctx, s.slots.Entity(), before, expiryBatch)
+		items, err := ledger.UploadedBefore(ctx, httpupload.Entity, before, expiryBatch)
 		if err != nil {
 			return removed, fmt.Errorf("expire uploads: %w", err)
 		}

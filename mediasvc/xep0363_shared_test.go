@@ -22,8 +22,9 @@ import (
 
 // sharedUploadServer is one server of a XEP-0363 service spread over
 // several machines: one S3 bucket, one PostgreSQL database, and no secret
-// configured, so the one generated in the database is shared.
-func sharedUploadServer(t *testing.T, s3cfg s3store.Config, dsn string) (*Server, *httpupload.Service, *env) {
+// configured, so the one generated in the database is shared. Each has
+// its own component JID, as docs/operations.md says to deploy them.
+func sharedUploadServer(t *testing.T, s3cfg s3store.Config, dsn, component string) (*Server, *httpupload.Service, *env) {
 	t.Helper()
 	ctx := context.Background()
 	blobs, err := s3store.New(ctx, s3cfg)
@@ -44,7 +45,7 @@ func sharedUploadServer(t *testing.T, s3cfg s3store.Config, dsn string) (*Server
 	// The public URL of the service is the load balancer's; each test
 	// server is reached by its own address instead.
 	slots, err := httpupload.New(ctx, httpupload.DefaultConfig(), httpupload.Deps{
-		Ledger: meta, ComponentJID: jid.MustParse("media.localhost"), BaseURL: "https://media.example",
+		Ledger: meta, ComponentJID: jid.MustParse(component), BaseURL: "https://media.example",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -73,8 +74,8 @@ func via(t *testing.T, e *env, raw string) string {
 func TestXEP0363TwoServersShareS3AndPostgres(t *testing.T) {
 	gw := s3test.StartServer(t)
 	dsn := pgtest.Start(t)
-	_, slotsA, a := sharedUploadServer(t, gw.Config, dsn)
-	_, _, b := sharedUploadServer(t, gw.Config, dsn)
+	_, slotsA, a := sharedUploadServer(t, gw.Config, dsn, "media1.localhost")
+	_, _, b := sharedUploadServer(t, gw.Config, dsn, "media2.localhost")
 
 	photo := jpegImage(t, 1200, 900)
 	slot, err := slotsA.RequestSlot(context.Background(), jid.MustParse("alice@localhost/phone"),

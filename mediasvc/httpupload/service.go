@@ -4,10 +4,10 @@
 // mediasvc streams the PUT into the same storage as channel uploads and
 // serves the GET like channel media, asking this package about each.
 //
-// An upload is stored as a media item of one entity, the component's own
-// JID (a bare domain, which the channel API never accepts as a channel),
-// with the slot id as its media id, so that it shares the channel media's
-// two-phase commit, crash recovery, previews and serving.
+// An upload is stored as a media item of one entity, Entity (a bare
+// domain, which the channel API never accepts as a channel), with the slot
+// id as its media id, so that it shares the channel media's two-phase
+// commit, crash recovery, previews and serving.
 package httpupload
 
 import (
@@ -37,6 +37,12 @@ const PathPrefix = "/upload/"
 // secretName is the metadata store's name for a generated key.
 const secretName = "xep0363-put-hmac"
 
+// Entity is the entity every upload is stored under. It is the same for
+// every server, whatever its component JID (each server of a scaled-out
+// deployment has its own), so that any server finds any upload; the
+// reserved .invalid domain (RFC 2606) is never a channel.
+const Entity = "http-upload.invalid"
+
 // defaultType is the type of a file whose slot request named none.
 const defaultType = "application/octet-stream"
 
@@ -44,8 +50,8 @@ const defaultType = "application/octet-stream"
 type Deps struct {
 	// Ledger sums usage for quotas and keeps a generated key.
 	Ledger storage.UploadLedger
-	// ComponentJID is the component's JID: the entity uploads are stored
-	// under, and, with its first label removed, the default domain.
+	// ComponentJID is the component's JID; with its first label removed,
+	// it is the default upload domain.
 	ComponentJID jid.JID
 	// BaseURL is the public base URL of the HTTP API (scheme://host[/path]).
 	BaseURL string
@@ -58,7 +64,6 @@ type Deps struct {
 type Service struct {
 	cfg     Config
 	ledger  storage.UploadLedger
-	entity  string
 	domains map[string]bool
 	base    string
 	sign    signer
@@ -85,7 +90,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		return nil, fmt.Errorf("httpupload: component JID %q: want a bare domain", comp)
 	}
 	s := &Service{
-		cfg: cfg, ledger: deps.Ledger, entity: comp.String(), domains: map[string]bool{},
+		cfg: cfg, ledger: deps.Ledger, domains: map[string]bool{},
 		base: strings.TrimRight(deps.BaseURL, "/"), now: deps.Now,
 	}
 	if s.now == nil {
@@ -117,9 +122,6 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	s.sign = signer{key: []byte(key)}
 	return s, nil
 }
-
-// Entity is the entity every upload is stored under.
-func (s *Service) Entity() string { return s.entity }
 
 // MaxFileSize implements xmppauth.SlotService.
 func (s *Service) MaxFileSize() int64 { return s.cfg.MaxFileSize }
@@ -185,7 +187,7 @@ func (s *Service) CheckQuota(ctx context.Context, user string, extra int64) erro
 	}
 	now := s.now().UTC()
 	day := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
-	u, err := s.ledger.UploadUsage(ctx, s.entity, user, day)
+	u, err := s.ledger.UploadUsage(ctx, Entity, user, day)
 	if err != nil {
 		return err
 	}

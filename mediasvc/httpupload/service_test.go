@@ -139,9 +139,9 @@ func TestQuotas(t *testing.T) {
 		return err
 	}
 	yesterday := c.t.Add(-20 * time.Hour)
-	add(s.Entity(), "alice@example.org", 900, yesterday, true)
+	add(Entity, "alice@example.org", 900, yesterday, true)
 	add("bob@example.org", "alice@example.org", 5000, c.t, true) // a channel upload: not counted
-	add(s.Entity(), "alice@example.org", 400, c.t, false)        // in flight: counted
+	add(Entity, "alice@example.org", 400, c.t, false)            // in flight: counted
 	if err := ask("alice@example.org", 600); err != nil {
 		t.Fatalf("within every quota: %v", err)
 	}
@@ -150,13 +150,13 @@ func TestQuotas(t *testing.T) {
 	if err := ask("alice@example.org", 601); !errors.As(err, &qe) || !qe.RetryAt.Equal(time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)) {
 		t.Fatalf("daily quota: %v (retry %v), want retry at midnight UTC", err, qe)
 	}
-	add(s.Entity(), "alice@example.org", 100, c.t, true)
-	add(s.Entity(), "alice@example.org", 500, yesterday, true)
+	add(Entity, "alice@example.org", 100, c.t, true)
+	add(Entity, "alice@example.org", 500, yesterday, true)
 	// Total 900 + 400 + 100 + 500 + 101 > 2000 (today's 500 + 101 fits).
 	if err := ask("alice@example.org", 101); !errors.As(err, &qe) || !qe.RetryAt.Equal(c.t.Add(cfg.ExpireAfter)) {
 		t.Fatalf("user total quota: %v, want retry when the oldest may have expired", err)
 	}
-	add(s.Entity(), "carol@example.org", 1000, yesterday, true)
+	add(Entity, "carol@example.org", 1000, yesterday, true)
 	// Everyone: 1900 + 1000 + 101 > 3000.
 	if err := ask("dave@example.org", 101); !errors.As(err, &qe) || !strings.Contains(qe.Reason, "service") {
 		t.Fatalf("total quota: %v", err)
