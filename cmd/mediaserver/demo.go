@@ -151,8 +151,12 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 		resp.Body.Close()
 		say("the same file without credentials: %d %s (the channel is private)", resp.StatusCode, http.StatusText(resp.StatusCode))
 	}
-	say("try it:\n  curl -s '%s?auth=%s' | head -c 300; echo\n  curl -so preview.jpg '%s&auth=%s'",
-		channelURL, authParam, previewURL, authParam)
+	shared, err := demoXEP0363(ctx, client, demoPhoto(1600, 1200), say) // demo_xep0363.go
+	if err != nil {
+		return err
+	}
+	say("try it:\n  curl -s '%s?auth=%s' | head -c 300; echo\n  curl -so preview.jpg '%s&auth=%s'\n  curl -so shared-preview.jpg '%s?maxwidth=240&maxheight=320'",
+		channelURL, authParam, previewURL, authParam, shared)
 	if *once {
 		return nil
 	}
