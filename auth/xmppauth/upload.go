@@ -85,9 +85,14 @@ func (c *Component) addUploadInfo(q *discoInfoQuery) {
 	}})
 }
 
-// answerSlot handles a XEP-0363 <request/> (payload) in an IQ get.
+// answerSlot handles a XEP-0363 <request/> (payload) in an IQ get. The
+// service's answer needs the metadata store (quotas), so it is worked out
+// and sent from a goroutine: a slow store must not hold up the stream
+// that carries every XEP-0070 confirmation. The session's send methods
+// are safe to use there, outside the handler.
 func (c *Component) answerSlot(t xmlstream.TokenReadEncoder, iq stanza.IQ, payload xml.StartElement) {
-	if c.slots == nil {
+	sess, sessCtx, ok := c.current()
+	if c.slots == nil || !ok {
 		c.writeIQError(t, iq, stanza.ServiceUnavailable)
 		return
 	}
@@ -96,26 +101,32 @@ func (c *Component) answerSlot(t xmlstream.TokenReadEncoder, iq stanza.IQ, paylo
 		Size:        attrValue(payload, "size"),
 		ContentType: attrValue(payload, "content-type"),
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.ReplyTimeout)
-	defer cancel()
-	slot, err := c.slots.RequestSlot(ctx, iq.From, req)
-	if err != nil {
-		c.writeSlotError(t, iq, err)
-		return
-	}
-	put, get := slot.PutURL, slot.GetURL
-	reply := xmlstream.Wrap(xmlstream.MultiReader(
-		xmlstream.Wrap(nil, xml.StartElement{Name: xml.Name{Local: "put"}, Attr: []xml.Attr{{Name: xml.Name{Local: "url"}, Value: put}}}),
-		xmlstream.Wrap(nil, xml.StartElement{Name: xml.Name{Local: "get"}, Attr: []xml.Attr{{Name: xml.Name{Local: "url"}, Value: get}}}),
-	), xml.StartElement{Name: xml.Name{Space: NSHTTPUpload, Local: "slot"}})
-	resp := stanza.IQ{ID: iq.ID, To: iq.From, From: c.jid, Type: stanza.ResultIQ}
-	if _, err := xmlstream.Copy(t, resp.Wrap(reply)); err != nil {
-		c.log.Warn("send upload slot", "err", err)
-	}
+	go func() {
+		ctx, cancel := context.WithTimeout(sessCtx, c.cfg.ReplyTimeout)
+		defer cancel()
+		reply := c.slotReply(ctx, iq, req)
+		if err := sess.Send(ctx, reply); err != nil && sessCtx.Err() == nil {
+			c.log.Warn("send upload slot answer", "to", iq.From.String(), "err", err)
+		}
+	}()
 }
 
-// writeSlotError maps a SlotService error to its XEP-0363 condition.
-func (c *Component) writeSlotError(t xmlstream.TokenReadEncoder, iq stanza.IQ, err error) {
+// slotReply is the IQ answering req: the slot, or the refusal.
+func (c *Component) slotReply(ctx context.Context, iq stanza.IQ, req SlotRequest) xml.TokenReader {
+	slot, err := c.slots.RequestSlot(ctx, iq.From, req)
+	if err != nil {
+		return c.slotError(iq, err)
+	}
+	body := xmlstream.Wrap(xmlstream.MultiReader(
+		xmlstream.Wrap(nil, xml.StartElement{Name: xml.Name{Local: "put"}, Attr: []xml.Attr{{Name: xml.Name{Local: "url"}, Value: slot.PutURL}}}),
+		xmlstream.Wrap(nil, xml.StartElement{Name: xml.Name{Local: "get"}, Attr: []xml.Attr{{Name: xml.Name{Local: "url"}, Value: slot.GetURL}}}),
+	), xml.StartElement{Name: xml.Name{Space: NSHTTPUpload, Local: "slot"}})
+	return stanza.IQ{ID: iq.ID, To: iq.From, From: c.jid, Type: stanza.ResultIQ}.Wrap(body)
+}
+
+// slotError is the error IQ for a SlotService error, with its XEP-0363
+// condition.
+func (c *Component) slotError(iq stanza.IQ, err error) xml.TokenReader {
 	var tooLarge *FileTooLargeError
 	var quota *QuotaError
 	se := stanza.Error{Type: stanza.Modify, Condition: stanza.NotAcceptable}
@@ -143,14 +154,11 @@ func (c *Component) writeSlotError(t xmlstream.TokenReadEncoder, iq stanza.IQ, e
 		c.log.Error("upload slot request failed", "from", iq.From.String(), "err", err)
 		se = stanza.Error{Type: stanza.Wait, Condition: stanza.InternalServerError}
 	}
-	reply := stanza.IQ{ID: iq.ID, To: iq.From, From: c.jid, Type: stanza.ErrorIQ}
 	errEl := se.TokenReader()
 	if extra != nil {
 		errEl = insertBeforeEnd(errEl, extra)
 	}
-	if _, err := xmlstream.Copy(t, reply.Wrap(errEl)); err != nil {
-		c.log.Warn("send upload slot error", "err", err)
-	}
+	return stanza.IQ{ID: iq.ID, To: iq.From, From: c.jid, Type: stanza.ErrorIQ}.Wrap(errEl)
 }
 
 // insertBeforeEnd puts extra inside the outermost element of r, before its
