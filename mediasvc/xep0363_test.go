@@ -211,7 +211,7 @@ const (
 func TestXEP0363(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	srv, err := localxmpp.Start(ctx, localxmpp.Options{ExtraComponents: []string{"foreign.localhost", "quota.localhost"}})
+	srv, err := localxmpp.Start(ctx, localxmpp.Options{ExtraComponents: []string{"foreign.localhost", "quota.localhost", "slow.localhost"}})
 	if err != nil {
 		t.Fatalf("start Prosody: %v", err)
 	}
@@ -485,6 +485,77 @@ func TestXEP0363(t *testing.T) {
 			t.Fatalf("after expiry: %v", err)
 		}
 	})
+
+	t.Run("slow store", func(t *testing.T) { testSlowSlotService(t, ctx, srv, alice, main.slots) })
+}
+
+// blockingSlots holds every slot request until release is closed.
+type blockingSlots struct {
+	xmppauth.SlotService
+	asked   chan struct{}
+	release chan struct{}
+}
+
+func (b blockingSlots) RequestSlot(ctx context.Context, from jid.JID, req xmppauth.SlotRequest) (xmppauth.Slot, error) {
+	b.asked <- struct{}{}
+	select {
+	case <-b.release:
+	case <-ctx.Done():
+		return xmppauth.Slot{}, ctx.Err()
+	}
+	return b.SlotService.RequestSlot(ctx, from, req)
+}
+
+// A slot request the service is slow to answer (its metadata store
+// stalls) does not hold up the component's stream: a confirmation asked
+// meanwhile goes through, and the slot comes once the store answers.
+func testSlowSlotService(t *testing.T, ctx context.Context, srv *localxmpp.Server, alice *xmppclient.Client, inner xmppauth.SlotService) {
+	comp, err := xmppauth.New(xmppauth.Config{
+		ComponentJID: "slow.localhost", Secret: srv.ComponentSecret(), ServerAddr: srv.ComponentAddr(),
+		ReplyTimeout: 20 * time.Second,
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow := blockingSlots{SlotService: inner, asked: make(chan struct{}, 1), release: make(chan struct{})}
+	comp.SetSlotService(slow)
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); comp.Run(runCtx) }()
+	defer func() { stop(); <-done }()
+	if err := comp.WaitConnected(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Register(ctx, "bob", "bob-pw"); err != nil {
+		t.Fatal(err)
+	}
+	bob, err := xmppclient.Dial(ctx, xmppclient.Config{Addr: srv.C2SAddr(), JID: srv.UserJID("bob"), Password: "bob-pw"},
+		func(auth.ConfirmRequest) xmppclient.Answer { return xmppclient.Accept })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bob.Close()
+
+	granted := make(chan error, 1)
+	go func() {
+		_, err := alice.RequestSlot(ctx, comp.JID(), "slow.txt", 10, "text/plain")
+		granted <- err
+	}()
+	<-slow.asked
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := comp.Confirm(cctx, auth.ConfirmRequest{JID: bob.JID(), TransactionID: "while-slow", Method: "GET", URL: "https://x/y"}); err != nil {
+		t.Fatalf("a confirmation while a slot request waits on the store: %v", err)
+	}
+	select {
+	case err := <-granted:
+		t.Fatalf("the slot request was answered before the store was: %v", err)
+	default:
+	}
+	close(slow.release)
+	if err := <-granted; err != nil {
+		t.Fatalf("the slot once the store answered: %v", err)
+	}
 }
 
 // runSlixmpp runs testdata/xep0363_slixmpp.py as alice and returns what
