@@ -149,19 +149,7 @@ func (s *Server) getSlot(w http.ResponseWriter, r *http.Request) error {
 	if m.FileName != name || s.slots.Expired(m.Uploaded) {
 		return errorf(http.StatusNotFound, "not found")
 	}
-	dec := auth.Decision{Public: true}
-	q := r.URL.Query()
-	if q.Has("maxwidth") || q.Has("maxheight") {
-		box, err := requestedBox(q.Get("maxwidth"), q.Get("maxheight"))
-		if err != nil {
-			return err
-		}
-		return s.servePreview(w, r, m, dec, box)
-	}
-	return s.serveBlob(w, r, blobResponse{
-		key: m.BlobKey, size: m.Size, etag: `"` + m.SHA1 + `"`, modified: m.Updated,
-		mimeType: m.MimeType, fileName: m.FileName, public: dec.Public,
-	})
+	return s.serveMedia(w, r, m, auth.Decision{Public: true})
 }
 
 // expiryBatch bounds the items one pass of ExpireUploads reads at a time.
@@ -207,18 +195,5 @@ func (s *Server) ExpireUploads(ctx context.Context) (int, error) {
 
 // RunUploadExpiry runs ExpireUploads every interval until ctx ends.
 func (s *Server) RunUploadExpiry(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if n, err := s.ExpireUploads(ctx); err != nil {
-				s.log.Warn("upload expiry", "removed", n, "err", err)
-			} else if n > 0 {
-				s.log.Info("expired uploads removed", "removed", n)
-			}
-		}
-	}
+	s.repeat(ctx, every, "upload expiry", s.ExpireUploads)
 }
