@@ -21,7 +21,9 @@ type clock struct{ t time.Time }
 
 func (c *clock) now() time.Time { return c.t }
 
-func openLedger(t *testing.T, path string) *sqlite.Store {
+func openLedger(t *testing.T, path string) *sqlite.Store { return openLedgerF(t, path) }
+
+func openLedgerF(t testing.TB, path string) *sqlite.Store {
 	t.Helper()
 	meta, err := sqlite.Open(context.Background(), sqlite.Config{Path: path})
 	if err != nil {
