@@ -11,6 +11,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"time"
 
 	"mellium.im/xmpp/jid"
 )
@@ -27,6 +29,10 @@ var (
 	// ErrUnavailable: XMPP is not connected, or the channel server failed
 	// or timed out; never a grant (503).
 	ErrUnavailable = errors.New("authorization unavailable")
+	// ErrTooMany: the requester (its network address) already has as many
+	// confirmation questions waiting as it may; it should retry later
+	// (429). The user the questions are for is not blocked by it.
+	ErrTooMany = errors.New("too many confirmations waiting")
 )
 
 // Operation is what a request wants to do.
@@ -75,6 +81,11 @@ type ChannelInfo struct {
 	AccessModel string
 	// Affiliations maps bare JIDs to their affiliation. Absent is AffNone.
 	Affiliations map[string]Affiliation
+	// StaleFor is set only on an answer that is out of date, served while
+	// the channel server cannot be asked: how much longer it may still be
+	// served. Guard lets such an answer grant nothing but reads of an
+	// open channel, cached for at most StaleFor.
+	StaleFor time.Duration
 }
 
 // Public reports whether anyone may read the channel.
@@ -94,6 +105,20 @@ type ConfirmRequest struct {
 	TransactionID string
 	Method        string // the real HTTP method
 	URL           string // the request's URL
+	// Channel is the bare JID of the channel the request is about: a
+	// remembered confirmation of a read covers later reads of this
+	// channel only. Zero: nothing is remembered.
+	Channel jid.JID
+	// Source identifies the requester's network address (see SourceOf);
+	// questions waiting for answers are bounded per source, so one
+	// address cannot use up a user's or the server's bound.
+	Source string
+}
+
+// Read reports whether the request only reads (GET or HEAD): the only
+// kind a remembered confirmation may cover.
+func (r ConfirmRequest) Read() bool {
+	return r.Method == http.MethodGet || r.Method == http.MethodHead
 }
 
 // Confirmer asks users whether they made a request.
@@ -113,6 +138,8 @@ type Request struct {
 	// Uploader is the bare JID of the item's author, for OpUpdate and
 	// OpDelete; it lets the uploader change their own item.
 	Uploader jid.JID
+	// Source is the requester's network address as SourceOf makes it.
+	Source string
 }
 
 // Decision is a granted request.
@@ -122,6 +149,10 @@ type Decision struct {
 	Public bool
 	// User is the confirmed user's bare JID; zero for an anonymous read.
 	User jid.JID
+	// MaxAge, when not zero, bounds how long any cache may keep the answer:
+	// the grant rests on stale channel information that may be served
+	// only this much longer.
+	MaxAge time.Duration
 }
 
 // Authorizer decides requests. Guard is the implementation.
@@ -146,6 +177,15 @@ func (g *Guard) Authorize(ctx context.Context, req Request) (Decision, error) {
 	if err != nil {
 		return Decision{}, fmt.Errorf("channel %s: %w", req.Entity, err)
 	}
+	if info.StaleFor > 0 {
+		// Out-of-date information grants only what was public anyway, and
+		// only for as long as it may still be served: never a write (an
+		// affiliation may have been taken away), never a private channel.
+		if req.Op == OpRead && info.Public() {
+			return Decision{Public: true, MaxAge: info.StaleFor}, nil
+		}
+		return Decision{}, fmt.Errorf("%w: channel server unreachable for %s of %s", ErrUnavailable, req.Op, req.Entity)
+	}
 	if req.Op == OpRead && info.Public() {
 		return Decision{Public: true}, nil
 	}
@@ -166,6 +206,8 @@ func (g *Guard) Authorize(ctx context.Context, req Request) (Decision, error) {
 		TransactionID: req.Credentials.TransactionID,
 		Method:        req.Method,
 		URL:           req.URL,
+		Channel:       req.Entity.Bare(),
+		Source:        req.Source,
 	})
 	if err != nil {
 		return Decision{}, fmt.Errorf("confirm %s: %w", req.Credentials.JID, err)

@@ -49,16 +49,17 @@ func (c *ttlCache[V]) get(key string, now time.Time) (V, bool) {
 }
 
 // getStale returns an entry that expired less than maxStale ago (or is
-// still fresh).
-func (c *ttlCache[V]) getStale(key string, now time.Time, maxStale time.Duration) (V, bool) {
+// still fresh), and how much longer it may be served.
+func (c *ttlCache[V]) getStale(key string, now time.Time, maxStale time.Duration) (V, time.Duration, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.entries[key]
-	if !ok || !now.Before(e.expires.Add(maxStale)) {
+	end := e.expires.Add(maxStale)
+	if !ok || !now.Before(end) {
 		var zero V
-		return zero, false
+		return zero, 0, false
 	}
-	return e.v, true
+	return e.v, end.Sub(now), true
 }
 
 func (c *ttlCache[V]) put(key string, v V, now time.Time) {
@@ -114,35 +115,120 @@ func shared[V any](ctx context.Context, g *singleflight.Group, key string, fn fu
 type confirmCache struct {
 	next      Confirmer
 	confirmed *ttlCache[struct{}]
-	inflight  singleflight.Group
+	remember  bool
+	asking    flights
 	now       func() time.Time
 }
 
-// NewConfirmCache remembers each confirmed (JID exactly as given,
-// transaction id) for ttl, so a page loading thirty thumbnails with one
-// auth value costs one confirmation; concurrent requests with the same
-// pair share one question to the user. Denials and errors are never
-// remembered. A ttl of 0 remembers nothing but still shares concurrent
-// questions.
+// NewConfirmCache remembers confirmed reads for ttl, so a page loading
+// thirty thumbnails with one auth value costs one confirmation. The memory
+// is scoped: a confirmed read (GET or HEAD) of a channel covers later
+// reads of that channel by the same full JID with the same transaction id,
+// and nothing else. Writes are never remembered and never covered: the
+// auth value travels in image URLs, so it must not act as a bearer token
+// for uploads or deletes. Denials and errors are never remembered.
+//
+// Concurrent requests share one question only when it is the same
+// question (JID, transaction id, method, URL); reads of one channel also
+// share one when ttl > 0, since its answer would cover them all anyway. A
+// shared question is withdrawn as soon as no request waits for it any
+// more, so hung-up requests do not hold the user's bound of waiting
+// questions. A ttl of 0 remembers nothing but still shares questions.
 func NewConfirmCache(c Confirmer, ttl time.Duration) Confirmer {
-	return &confirmCache{next: c, confirmed: newTTLCache[struct{}](ttl, MaxCacheEntries), now: time.Now}
+	return &confirmCache{
+		next:      c,
+		confirmed: newTTLCache[struct{}](ttl, MaxCacheEntries),
+		remember:  ttl > 0,
+		asking:    flights{m: make(map[string]*flight)},
+		now:       time.Now,
+	}
 }
 
 func (c *confirmCache) Confirm(ctx context.Context, req ConfirmRequest) error {
 	// The JID as given: a confirmation by one resource says nothing about
 	// another.
-	key := req.JID.String() + "\x00" + req.TransactionID
-	if _, ok := c.confirmed.get(key, c.now()); ok {
-		return nil
-	}
-	_, err := shared(ctx, &c.inflight, key, func(ctx context.Context) (struct{}, error) {
-		if err := c.next.Confirm(ctx, req); err != nil {
-			return struct{}{}, err
+	who := req.JID.String() + "\x00" + req.TransactionID + "\x00"
+	remembered := ""
+	if req.Read() && !req.Channel.Equal(jid.JID{}) {
+		remembered = who + "read\x00" + req.Channel.Bare().String()
+		if _, ok := c.confirmed.get(remembered, c.now()); ok {
+			return nil
 		}
-		c.confirmed.put(key, struct{}{}, c.now())
-		return struct{}{}, nil
+	}
+	question := who + req.Method + "\x00" + req.URL
+	if remembered != "" && c.remember {
+		question = remembered
+	}
+	return c.asking.do(ctx, question, func(ctx context.Context) error {
+		if err := c.next.Confirm(ctx, req); err != nil {
+			return err
+		}
+		if remembered != "" {
+			c.confirmed.put(remembered, struct{}{}, c.now())
+		}
+		return nil
 	})
-	return err
+}
+
+// flights runs one call per key for the callers waiting on it, and
+// cancels the call when the last of them stops waiting.
+type flights struct {
+	mu sync.Mutex
+	m  map[string]*flight
+}
+
+type flight struct {
+	done    chan struct{}
+	err     error
+	waiters int
+	cancel  context.CancelFunc
+}
+
+// do joins (or starts) the call for key. fn gets a context that ends only
+// when every caller has stopped waiting (and keeps the first caller's
+// values); each caller still stops waiting when its own ctx ends.
+func (fs *flights) do(ctx context.Context, key string, fn func(context.Context) error) error {
+	fs.mu.Lock()
+	f := fs.m[key]
+	if f == nil {
+		fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		f = &flight{done: make(chan struct{}), cancel: cancel}
+		fs.m[key] = f
+		go func() {
+			err := fn(fctx)
+			fs.mu.Lock()
+			if fs.m[key] == f {
+				delete(fs.m, key)
+			}
+			f.err = err
+			close(f.done)
+			fs.mu.Unlock()
+			cancel()
+		}()
+	}
+	f.waiters++
+	fs.mu.Unlock()
+	select {
+	case <-f.done:
+		return f.err
+	case <-ctx.Done():
+		fs.mu.Lock()
+		defer fs.mu.Unlock()
+		select {
+		case <-f.done:
+			return f.err
+		default:
+		}
+		if f.waiters--; f.waiters == 0 {
+			// Nobody wants the answer any more: withdraw the question, and
+			// let the next caller ask afresh rather than join a dying call.
+			f.cancel()
+			if fs.m[key] == f {
+				delete(fs.m, key)
+			}
+		}
+		return ctx.Err()
+	}
 }
 
 type channelCache struct {
@@ -159,10 +245,10 @@ type channelCache struct {
 //
 // When a lookup fails with ErrUnavailable and the channel was open when
 // last seen (less than ttl+MaxStaleOpen ago), that answer is served
-// instead, so public reads survive a short outage. Only open channels:
-// everything else a stale answer could allow also needs a confirmation
-// over XMPP, but a private read with stale affiliations would not be safe
-// while the channel server alone is down.
+// instead, marked with StaleFor (the rest of that allowance), so public
+// reads survive a short outage. Only open channels, and Guard lets a stale
+// answer grant only reads: a write or a private read on stale
+// affiliations could use a right taken away meanwhile.
 func NewChannelCache(c Channels, ttl time.Duration) Channels {
 	return &channelCache{next: c, infos: newTTLCache[ChannelInfo](ttl, MaxCacheEntries), now: time.Now}
 }
@@ -181,7 +267,8 @@ func (c *channelCache) Channel(ctx context.Context, entity jid.JID) (ChannelInfo
 		return info, nil
 	})
 	if err != nil && errors.Is(err, ErrUnavailable) {
-		if stale, ok := c.infos.getStale(key, c.now(), MaxStaleOpen); ok && stale.Public() {
+		if stale, left, ok := c.infos.getStale(key, c.now(), MaxStaleOpen); ok && stale.Public() {
+			stale.StaleFor = left
 			return stale, nil
 		}
 	}

@@ -14,7 +14,16 @@ import (
 )
 
 func confirmReq(j, tid string) auth.ConfirmRequest {
-	return auth.ConfirmRequest{JID: jid.MustParse(j), TransactionID: tid, Method: "GET", URL: "https://m/x"}
+	return auth.ConfirmRequest{JID: jid.MustParse(j), TransactionID: tid, Method: "GET", URL: "https://m/c@x/1", Channel: jid.MustParse("c@x")}
+}
+
+// with returns r asking about method and URL u of channel.
+func with(r auth.ConfirmRequest, method, channel, u string) auth.ConfirmRequest {
+	r.Method, r.URL, r.Channel = method, u, jid.JID{}
+	if channel != "" {
+		r.Channel = jid.MustParse(channel)
+	}
+	return r
 }
 
 func TestConfirmCacheRemembers(t *testing.T) {
@@ -30,6 +39,15 @@ func TestConfirmCacheRemembers(t *testing.T) {
 		{"another transaction is asked", time.Minute, confirmReq("a@x/phone", "t1"), confirmReq("a@x/phone", "t2"), 2},
 		{"another resource is asked", time.Minute, confirmReq("a@x/phone", "t1"), confirmReq("a@x/laptop", "t1"), 2},
 		{"ttl 0 remembers nothing", 0, confirmReq("a@x/phone", "t1"), confirmReq("a@x/phone", "t1"), 2},
+		{"another read of the channel is covered", time.Minute, confirmReq("a@x/phone", "t1"), with(confirmReq("a@x/phone", "t1"), "HEAD", "c@x", "https://m/c@x/2"), 1},
+		{"a read of another channel is asked", time.Minute, confirmReq("a@x/phone", "t1"), with(confirmReq("a@x/phone", "t1"), "GET", "d@x", "https://m/d@x/1"), 2},
+		// The same auth value, another method: a confirmed read is no
+		// bearer token for writes.
+		{"a delete after a read is asked", time.Minute, confirmReq("a@x/phone", "t1"), with(confirmReq("a@x/phone", "t1"), "DELETE", "c@x", "https://m/c@x/1"), 2},
+		{"an upload after a read is asked", time.Minute, confirmReq("a@x/phone", "t1"), with(confirmReq("a@x/phone", "t1"), "POST", "c@x", "https://m/c@x"), 2},
+		{"a write is never remembered", time.Minute, with(confirmReq("a@x/phone", "t1"), "DELETE", "c@x", "https://m/c@x/1"), with(confirmReq("a@x/phone", "t1"), "DELETE", "c@x", "https://m/c@x/1"), 2},
+		{"a read after a write is asked", time.Minute, with(confirmReq("a@x/phone", "t1"), "PUT", "c@x", "https://m/c@x/avatar"), confirmReq("a@x/phone", "t1"), 2},
+		{"no channel, nothing remembered", time.Minute, with(confirmReq("a@x/phone", "t1"), "GET", "", "https://m/1"), with(confirmReq("a@x/phone", "t1"), "GET", "", "https://m/1"), 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -130,11 +148,11 @@ func TestConfirmCacheSharesConcurrentCalls(t *testing.T) {
 				wg.Add(1)
 				go func() { defer wg.Done(); errs <- c.Confirm(context.Background(), confirmReq("a@x/phone", "t1")) }()
 			}
+			time.Sleep(20 * time.Millisecond) // let the others join the call
 			giveUp()
 			if err := <-impatientErr; !errors.Is(err, context.Canceled) {
 				t.Errorf("impatient caller got %v, want context.Canceled", err)
 			}
-			time.Sleep(20 * time.Millisecond) // let the others join the call
 			close(gate.release)
 			wg.Wait()
 			close(errs)
@@ -147,6 +165,69 @@ func TestConfirmCacheSharesConcurrentCalls(t *testing.T) {
 				t.Errorf("%d questions for %d concurrent requests, want 1", got, n+1)
 			}
 		})
+	}
+}
+
+// Concurrent requests share a question only when they would ask the same
+// one: a DELETE sent while a GET's question is open gets its own.
+func TestConfirmCacheSharesOnlyTheSameQuestion(t *testing.T) {
+	fake := &authtest.Confirmer{}
+	fake.Accept("a@x/phone", "t1")
+	gate := &gatedConfirmer{next: fake, release: make(chan struct{})}
+	c := auth.NewConfirmCache(gate, time.Minute)
+	reqs := []auth.ConfirmRequest{
+		confirmReq("a@x/phone", "t1"),
+		with(confirmReq("a@x/phone", "t1"), "GET", "c@x", "https://m/c@x/2"), // another read of the channel: shared
+		with(confirmReq("a@x/phone", "t1"), "DELETE", "c@x", "https://m/c@x/1"),
+		with(confirmReq("a@x/phone", "t1"), "POST", "c@x", "https://m/c@x"),
+		with(confirmReq("a@x/phone", "t1"), "POST", "c@x", "https://m/c@x/1"),
+		with(confirmReq("a@x/phone", "t1"), "GET", "d@x", "https://m/d@x/1"),
+	}
+	var wg sync.WaitGroup
+	for _, r := range reqs {
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = c.Confirm(context.Background(), r) }()
+	}
+	for deadline := time.Now().Add(5 * time.Second); gate.calls.Load() < 5 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond)
+	close(gate.release)
+	wg.Wait()
+	if got := gate.calls.Load(); got != 5 {
+		t.Errorf("%d questions for %d requests, want 5 (two reads of one channel share)", got, len(reqs))
+	}
+}
+
+// waitingConfirmer blocks until its ctx ends and records that it did.
+type waitingConfirmer struct {
+	started, ended chan struct{}
+}
+
+func (w *waitingConfirmer) Confirm(ctx context.Context, _ auth.ConfirmRequest) error {
+	close(w.started)
+	<-ctx.Done()
+	close(w.ended)
+	return ctx.Err()
+}
+
+// A question nobody waits for any more is withdrawn (its context ends),
+// so hung-up requests do not keep a user's bound of questions full.
+func TestConfirmCacheWithdrawsAbandonedQuestions(t *testing.T) {
+	w := &waitingConfirmer{started: make(chan struct{}), ended: make(chan struct{})}
+	c := auth.NewConfirmCache(w, time.Minute)
+	ctx, hangUp := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- c.Confirm(ctx, confirmReq("a@x/phone", "t1")) }()
+	<-w.started
+	hangUp()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Errorf("Confirm = %v, want context.Canceled", err)
+	}
+	select {
+	case <-w.ended:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the question was still waiting 5 s after its only requester hung up")
 	}
 }
 

@@ -1,16 +1,19 @@
-// Package configs holds the server's configuration: the Config struct with
-// its defaults, loading from a YAML file and MEDIASERVER_* environment
-// variables (reporting every bad key at once), and the commented example
-// file mediaserver.yaml. The keys are those of CONFIG.md. Only cmd/ calls
-// Load; the pieces receive the parts of Config they need.
+// Package configs maps the server's configuration file and MEDIASERVER_*
+// environment variables onto the components' own Configs. Each component
+// (mediasvc, xmppauth, the stores, transform) defines its defaults and
+// validation; this package holds only the list of keys (which key sets
+// which field), the settings of the process itself (listen addresses, log,
+// cache lifetimes), the loading, and the commented example file
+// mediaserver.yaml. The keys are those of CONFIG.md. Only cmd/ calls Load;
+// the pieces receive their Configs as they are.
 package configs
 
 import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"math"
 	"net"
-	"net/url"
 	"os"
 	"reflect"
 	"sort"
@@ -18,9 +21,18 @@ import (
 	"strings"
 	"time"
 
-	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/parser"
 
+	"github.com/xmppmedia/mediaserver/auth/xmppauth"
+	"github.com/xmppmedia/mediaserver/mediasvc"
 	"github.com/xmppmedia/mediaserver/mediasvc/httpupload"
+	"github.com/xmppmedia/mediaserver/storage/disk"
+	"github.com/xmppmedia/mediaserver/storage/postgres"
+	"github.com/xmppmedia/mediaserver/storage/s3store"
+	"github.com/xmppmedia/mediaserver/storage/sqlite"
+	"github.com/xmppmedia/mediaserver/transform"
+	"github.com/xmppmedia/mediaserver/transform/poster"
 )
 
 // Example is the commented example configuration shipped in this folder.
@@ -28,190 +40,265 @@ import (
 //go:embed mediaserver.yaml
 var Example []byte
 
-// Config is the whole configuration. Field tags name the YAML keys.
+// Config is the whole configuration: the components' Configs, passed to
+// their constructors as they are, and the settings of the process.
 type Config struct {
-	HTTP     HTTP     `key:"http"`
-	XMPP     XMPP     `key:"xmpp"`
-	Storage  Storage  `key:"storage"`
-	Metadata Metadata `key:"metadata"`
-	Limits   Limits   `key:"limits"`
-	Previews Previews `key:"previews"`
-	Avatars  Avatars  `key:"avatars"`
-	Log      Log      `key:"log"`
-	Uploads  Uploads  `key:"uploads"`
-	Metrics  Metrics  `key:"metrics"`
-	Demo     Demo     `key:"demo"`
-	// Upload is XEP-0363 HTTP File Upload; its package owns the struct.
-	Upload httpupload.Config `key:"upload"`
+	HTTP     HTTP
+	Media    mediasvc.Config
+	Timeouts mediasvc.Timeouts
+	XMPP     xmppauth.Config
+	Caches   Caches
+	Storage  Storage
+	Metadata Metadata
+	Images   transform.Config
+	Posters  poster.Config
+	Log      Log
+	Metrics  Metrics
+	Demo     Demo
+	Upload   httpupload.Config
 }
 
+// HTTP is where the API listens and how long a shutdown may take.
 type HTTP struct {
-	Listen            string        `key:"listen"`
-	PublicURL         string        `key:"public_url"`
-	ReadHeaderTimeout time.Duration `key:"read_header_timeout"`
-	BodyIdleTimeout   time.Duration `key:"body_idle_timeout"`
-	WriteIdleTimeout  time.Duration `key:"write_idle_timeout"`
-	IdleTimeout       time.Duration `key:"idle_timeout"`
-	ShutdownTimeout   time.Duration `key:"shutdown_timeout"`
-	PublicMaxAge      time.Duration `key:"public_max_age"`
-	CORSOrigins       []string      `key:"cors_origins"`
+	Listen          string
+	ShutdownTimeout time.Duration
 }
 
-type XMPP struct {
-	ComponentJID       string        `key:"component_jid"`
-	ComponentSecret    string        `key:"component_secret"`
-	ServerAddr         string        `key:"server_addr"`
-	ChannelServer      string        `key:"channel_server"`
-	ReplyTimeout       time.Duration `key:"reply_timeout"`
-	ConfirmCacheTTL    time.Duration `key:"confirm_cache_ttl"`
-	PermissionCacheTTL time.Duration `key:"permission_cache_ttl"`
+// Caches are the lifetimes of the permission caches in front of the XMPP
+// component (package auth); 0 disables a cache.
+type Caches struct {
+	ConfirmTTL    time.Duration
+	PermissionTTL time.Duration
 }
 
+// Storage picks the blob store; only the chosen one's Config is validated.
 type Storage struct {
-	Backend string `key:"backend"`
-	Disk    Disk   `key:"disk"`
-	S3      S3     `key:"s3"`
+	Backend string // disk | s3
+	Disk    disk.Config
+	S3      s3store.Config
 }
 
-type Disk struct {
-	Root string `key:"root"`
-}
-
-type S3 struct {
-	Bucket          string `key:"bucket"`
-	Region          string `key:"region"`
-	Endpoint        string `key:"endpoint"`
-	Prefix          string `key:"prefix"`
-	PathStyle       bool   `key:"path_style"`
-	AccessKeyID     string `key:"access_key_id"`
-	SecretAccessKey string `key:"secret_access_key"`
-}
-
+// Metadata picks the metadata store; metadata.dsn sets both Configs, and
+// only the chosen one is validated.
 type Metadata struct {
-	Driver string `key:"driver"`
-	DSN    string `key:"dsn"`
+	Driver   string // sqlite | postgres
+	SQLite   sqlite.Config
+	Postgres postgres.Config
 }
 
-type Limits struct {
-	MaxUploadBytes    int64 `key:"max_upload_bytes"`
-	MaxImagePixels    int64 `key:"max_image_pixels"`
-	MaxConcurrentUpld int   `key:"max_concurrent_uploads"`
-}
-
-type Previews struct {
-	Sizes []string `key:"sizes"`
-}
-
-type Avatars struct {
-	Public bool `key:"public"`
-}
-
+// Log is the format and level of the server's log.
 type Log struct {
-	Format string `key:"format"` // text | json
-	Level  string `key:"level"`  // debug | info | warn | error
+	Format string // text | json
+	Level  string // debug | info | warn | error
 }
 
-type Uploads struct {
-	// AbandonAfter is how old an unfinished upload must be before start-up
-	// recovery removes it. Several servers sharing one database must not
-	// remove each other's uploads in flight, hence a grace period.
-	AbandonAfter time.Duration `key:"abandon_after"`
-}
-
+// Metrics says where Prometheus metrics are served (GET /metrics), apart
+// from the public API so they need not be exposed with it; an empty
+// Listen: no metrics endpoint.
 type Metrics struct {
-	// Listen is where Prometheus metrics are served (GET /metrics), apart
-	// from the public API so they need not be exposed with it; empty: no
-	// metrics endpoint.
-	Listen string `key:"listen"`
+	Listen string
 }
 
+// Demo turns on the demo web page at /demo/. Off by default: a production
+// API has no need for it, and with it off /demo/ is 404.
 type Demo struct {
-	// Enabled serves the demo web page at /demo/. Off by default: a
-	// production API has no need for it, and with it off /demo/ is 404.
-	Enabled bool `key:"enabled"`
+	Enabled bool
 }
 
-// Default is the configuration with no file and no environment.
+// key is one configuration key and the fields it sets. A key that two
+// components need (the public URL, the pixel limit, the DSN) sets both, so
+// that they cannot disagree; its default is its first field's.
+type key struct {
+	name string
+	dst  []any // pointers into a Config
+}
+
+// keys is the one list of keys: file keys and environment variables are
+// both derived from it.
+func (c *Config) keys() []key {
+	k := func(name string, dst ...any) key { return key{name, dst} }
+	return []key{
+		k("http.listen", &c.HTTP.Listen),
+		k("http.public_url", &c.Media.PublicURL, &c.XMPP.PublicURL),
+		k("http.read_header_timeout", &c.Timeouts.ReadHeader),
+		k("http.body_idle_timeout", &c.Timeouts.BodyIdle),
+		k("http.write_idle_timeout", &c.Timeouts.WriteIdle),
+		k("http.idle_timeout", &c.Timeouts.Idle),
+		k("http.shutdown_timeout", &c.HTTP.ShutdownTimeout),
+		k("http.public_max_age", &c.Media.PublicMaxAge),
+		k("http.cors_origins", &c.Media.CORSOrigins),
+
+		k("xmpp.component_jid", &c.XMPP.ComponentJID),
+		k("xmpp.component_secret", &c.XMPP.Secret),
+		k("xmpp.server_addr", &c.XMPP.ServerAddr),
+		k("xmpp.channel_server", &c.XMPP.ChannelServer),
+		k("xmpp.reply_timeout", &c.XMPP.ReplyTimeout),
+		k("xmpp.confirm_cache_ttl", &c.Caches.ConfirmTTL),
+		k("xmpp.permission_cache_ttl", &c.Caches.PermissionTTL),
+
+		k("storage.backend", &c.Storage.Backend),
+		k("storage.disk.root", &c.Storage.Disk.Root),
+		k("storage.s3.bucket", &c.Storage.S3.Bucket),
+		k("storage.s3.region", &c.Storage.S3.Region),
+		k("storage.s3.endpoint", &c.Storage.S3.Endpoint),
+		k("storage.s3.prefix", &c.Storage.S3.Prefix),
+		k("storage.s3.path_style", &c.Storage.S3.PathStyle),
+		k("storage.s3.access_key_id", &c.Storage.S3.AccessKeyID),
+		k("storage.s3.secret_access_key", &c.Storage.S3.SecretAccessKey),
+
+		k("metadata.driver", &c.Metadata.Driver),
+		k("metadata.dsn", &c.Metadata.SQLite.Path, &c.Metadata.Postgres.DSN),
+
+		k("limits.max_upload_bytes", &c.Media.MaxUploadBytes),
+		k("limits.max_image_pixels", &c.Images.MaxPixels, &c.Posters.MaxPixels),
+		k("limits.max_concurrent_uploads", &c.Media.MaxConcurrentUploads),
+		k("previews.sizes", &c.Media.PreviewSizes),
+		k("avatars.public", &c.Media.AvatarsPublic),
+		k("log.format", &c.Log.Format),
+		k("log.level", &c.Log.Level),
+		k("uploads.abandon_after", &c.Media.AbandonAfter),
+		k("metrics.listen", &c.Metrics.Listen),
+		k("demo.enabled", &c.Demo.Enabled),
+
+		k("upload.enabled", &c.Upload.Enabled),
+		k("upload.domains", &c.Upload.Domains),
+		k("upload.max_file_size", &c.Upload.MaxFileSize),
+		k("upload.slot_ttl", &c.Upload.SlotTTL),
+		k("upload.secret", &c.Upload.Secret),
+		k("upload.expire_after", &c.Upload.ExpireAfter),
+		k("upload.quota.user_daily_bytes", &c.Upload.Quota.UserDailyBytes),
+		k("upload.quota.user_total_bytes", &c.Upload.Quota.UserTotalBytes),
+		k("upload.quota.total_bytes", &c.Upload.Quota.TotalBytes),
+	}
+}
+
+// Default is the configuration with no file and no environment: every
+// component's DefaultConfig, and the process's own defaults.
 func Default() Config {
-	return Config{
-		HTTP: HTTP{
-			Listen:            "127.0.0.1:8080",
-			ReadHeaderTimeout: 10 * time.Second,
-			BodyIdleTimeout:   60 * time.Second,
-			WriteIdleTimeout:  60 * time.Second,
-			IdleTimeout:       120 * time.Second,
-			ShutdownTimeout:   30 * time.Second,
-			PublicMaxAge:      24 * time.Hour,
-		},
-		XMPP: XMPP{
-			ComponentJID:       "media.localhost",
-			ServerAddr:         "127.0.0.1:5347",
-			ReplyTimeout:       30 * time.Second,
-			ConfirmCacheTTL:    5 * time.Minute,
-			PermissionCacheTTL: 60 * time.Second,
-		},
-		Storage: Storage{
-			Backend: "disk",
-			Disk:    Disk{Root: "./data/media"},
-			S3:      S3{Region: "us-east-1"},
-		},
-		Metadata: Metadata{Driver: "sqlite", DSN: "./data/media.db"},
-		Limits: Limits{
-			MaxUploadBytes:    104857600,
-			MaxImagePixels:    50000000,
-			MaxConcurrentUpld: 64,
-		},
-		Previews: Previews{Sizes: []string{"240x320", "320x480"}},
-		Avatars:  Avatars{Public: true},
+	c := Config{
+		HTTP:     HTTP{Listen: "127.0.0.1:8080", ShutdownTimeout: 30 * time.Second},
+		Media:    mediasvc.DefaultConfig(),
+		Timeouts: mediasvc.DefaultTimeouts(),
+		XMPP:     xmppauth.DefaultConfig(),
+		Caches:   Caches{ConfirmTTL: 5 * time.Minute, PermissionTTL: 60 * time.Second},
+		Storage:  Storage{Backend: "disk", Disk: disk.DefaultConfig(), S3: s3store.DefaultConfig()},
+		Metadata: Metadata{Driver: "sqlite", SQLite: sqlite.DefaultConfig(), Postgres: postgres.DefaultConfig()},
+		Images:   transform.DefaultConfig(),
 		Log:      Log{Format: "text", Level: "info"},
-		Uploads:  Uploads{AbandonAfter: 15 * time.Minute},
 		Upload:   httpupload.DefaultConfig(),
+	}
+	for _, k := range c.keys() {
+		k.spread()
+	}
+	return c
+}
+
+// spread copies the key's first field into the others.
+func (k key) spread() {
+	first := reflect.ValueOf(k.dst[0]).Elem()
+	for _, d := range k.dst[1:] {
+		reflect.ValueOf(d).Elem().Set(first)
 	}
 }
 
 // EnvPrefix starts every environment variable that sets a key.
 const EnvPrefix = "MEDIASERVER_"
 
+// EnvName is the environment variable for a dotted key.
+func EnvName(key string) string {
+	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+}
+
+// Keys lists every dotted key, sorted.
+func Keys() []string {
+	var c Config
+	var names []string
+	for _, k := range c.keys() {
+		names = append(names, k.name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Set sets one key from its text, as its environment variable would, for
+// callers that build a configuration in code (demo, tests).
+func (c *Config) Set(name, value string) error {
+	for _, k := range c.keys() {
+		if k.name == name {
+			if err := setText(k.dst[0], value); err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			k.spread()
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown key %q", name)
+}
+
 // Load reads the YAML file at path (none when path is empty) over the
 // defaults, then the MEDIASERVER_* variables of environ (os.Environ()
-// form), then validates. All problems are reported together.
+// form), then validates. Every bad key, value and setting is reported,
+// all together, file errors with their line numbers.
 func Load(path string, environ []string) (Config, error) {
+	cfg, err := Read(path, environ)
+	if errors.Is(err, errRead) {
+		return cfg, err
+	}
+	// Keys that could not be set keep their defaults, so Validate speaks
+	// of the other settings and does not repeat the keys' errors.
+	return cfg, errors.Join(err, cfg.Validate())
+}
+
+// errRead marks a file that could not be read or parsed at all.
+var errRead = errors.New("cannot read the configuration file")
+
+// Read is Load without validating the settings, for a command that needs
+// a few keys and must not fail on the others (healthcheck).
+func Read(path string, environ []string) (Config, error) {
 	cfg := Default()
-	fields := cfg.fields()
+	keys := cfg.keys()
+	byName := map[string]key{}
+	byEnv := map[string]key{}
+	for _, k := range keys {
+		byName[k.name] = k
+		byEnv[EnvName(k.name)] = k
+	}
 	var errs []error
 
 	if path != "" {
 		data, err := os.ReadFile(path)
 		if err != nil {
-			return cfg, fmt.Errorf("read config: %w", err)
+			return cfg, fmt.Errorf("%w: %w", errRead, err)
 		}
-		var tree map[string]any
-		if err := yaml.Unmarshal(data, &tree); err != nil {
-			return cfg, fmt.Errorf("parse %s: %w", path, err)
+		f, err := parser.ParseBytes(data, 0)
+		if err != nil {
+			return cfg, fmt.Errorf("%w: parse %s: %w", errRead, path, err)
 		}
-		flat := map[string]any{}
-		flatten("", tree, flat)
-		keys := make([]string, 0, len(flat))
-		for k := range flat {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			f, ok := fields[k]
-			if !ok {
-				errs = append(errs, fmt.Errorf("%s: unknown key %q", path, k))
+		for _, doc := range f.Docs {
+			if doc.Body == nil {
 				continue
 			}
-			if err := f.setYAML(flat[k]); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %s: %w", path, k, err))
-			}
+			walk("", doc.Body, func(name string, n ast.Node, err error) {
+				line := n.GetToken().Position.Line
+				if err != nil {
+					errs = append(errs, fmt.Errorf("%s:%d: %s: %w", path, line, name, err))
+					return
+				}
+				k, ok := byName[name]
+				if _, null := n.(*ast.NullNode); !ok && null && isSection(keys, name) {
+					return // a section with nothing in it
+				}
+				if !ok {
+					errs = append(errs, fmt.Errorf("%s:%d: unknown key %q", path, line, name))
+					return
+				}
+				if err := setNode(k.dst[0], n); err != nil {
+					errs = append(errs, fmt.Errorf("%s:%d: %s: %w", path, line, name, err))
+				}
+			})
 		}
 	}
 
-	byEnv := map[string]string{}
-	for k := range fields {
-		byEnv[EnvName(k)] = k
-	}
 	for _, kv := range environ {
 		name, value, _ := strings.Cut(kv, "=")
 		if !strings.HasPrefix(name, EnvPrefix) {
@@ -222,222 +309,154 @@ func Load(path string, environ []string) (Config, error) {
 			errs = append(errs, fmt.Errorf("environment: unknown variable %s", name))
 			continue
 		}
-		if err := fields[k].setString(value); err != nil {
+		if err := setText(k.dst[0], value); err != nil {
 			errs = append(errs, fmt.Errorf("environment: %s: %w", name, err))
 		}
 	}
-	if len(errs) > 0 {
-		return cfg, errors.Join(errs...)
+	for _, k := range keys {
+		k.spread()
 	}
-	return cfg, cfg.Validate()
+	return cfg, errors.Join(errs...)
 }
 
-// EnvName is the environment variable for a dotted key.
-func EnvName(key string) string {
-	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+// isSection reports whether name is a section of keys, such as "http".
+func isSection(keys []key, name string) bool {
+	for _, k := range keys {
+		if strings.HasPrefix(k.name, name+".") {
+			return true
+		}
+	}
+	return false
 }
 
-// Keys lists every dotted key, sorted.
-func Keys() []string {
-	cfg := Default()
-	var keys []string
-	for k := range cfg.fields() {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-// Validate reports every value that cannot work.
-func (c Config) Validate() error {
-	var errs []error
-	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
-	}
-	if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
-		bad("http.listen", "want host:port: %v", err)
-	}
-	if c.Metrics.Listen != "" {
-		if _, _, err := net.SplitHostPort(c.Metrics.Listen); err != nil {
-			bad("metrics.listen", "want host:port or empty: %v", err)
-		} else if c.Metrics.Listen == c.HTTP.Listen {
-			bad("metrics.listen", "must differ from http.listen")
-		}
-	}
-	if c.HTTP.PublicURL != "" {
-		u, err := url.Parse(c.HTTP.PublicURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
-			bad("http.public_url", "want an http(s) URL without query, got %q", c.HTTP.PublicURL)
-		}
-	}
-	for _, o := range c.HTTP.CORSOrigins {
-		u, err := url.Parse(o)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.TrimRight(u.Path, "/") != "" {
-			bad("http.cors_origins", "want scheme://host[:port], got %q", o)
-		}
-	}
-	if c.XMPP.ComponentJID == "" || strings.ContainsAny(c.XMPP.ComponentJID, "@/ ") {
-		bad("xmpp.component_jid", "want a domain JID, got %q", c.XMPP.ComponentJID)
-	}
-	if _, _, err := net.SplitHostPort(c.XMPP.ServerAddr); err != nil {
-		bad("xmpp.server_addr", "want host:port: %v", err)
-	}
-	for key, d := range map[string]time.Duration{
-		"xmpp.reply_timeout": c.XMPP.ReplyTimeout, "http.read_header_timeout": c.HTTP.ReadHeaderTimeout,
-		"http.idle_timeout": c.HTTP.IdleTimeout, "http.shutdown_timeout": c.HTTP.ShutdownTimeout,
-		"http.body_idle_timeout": c.HTTP.BodyIdleTimeout, "http.write_idle_timeout": c.HTTP.WriteIdleTimeout,
-	} {
-		if d <= 0 {
-			bad(key, "must be positive")
-		}
-	}
-	for key, d := range map[string]time.Duration{
-		"xmpp.confirm_cache_ttl": c.XMPP.ConfirmCacheTTL, "xmpp.permission_cache_ttl": c.XMPP.PermissionCacheTTL,
-		"uploads.abandon_after": c.Uploads.AbandonAfter, "http.public_max_age": c.HTTP.PublicMaxAge,
-	} {
-		if d < 0 {
-			bad(key, "must not be negative")
-		}
-	}
-	switch c.Storage.Backend {
-	case "disk":
-		if c.Storage.Disk.Root == "" {
-			bad("storage.disk.root", "must be set for the disk backend")
-		}
-	case "s3":
-		if c.Storage.S3.Bucket == "" {
-			bad("storage.s3.bucket", "must be set for the s3 backend")
-		}
-		if (c.Storage.S3.AccessKeyID == "") != (c.Storage.S3.SecretAccessKey == "") {
-			bad("storage.s3.access_key_id", "set both access_key_id and secret_access_key, or neither")
-		}
-		if e := c.Storage.S3.Endpoint; e != "" {
-			if u, err := url.Parse(e); err != nil || u.Host == "" {
-				bad("storage.s3.endpoint", "want a URL, got %q", e)
-			}
-		}
+// walk calls leaf for every value below a mapping, with its dotted name;
+// a node that cannot be read gets leaf called with an error.
+func walk(prefix string, n ast.Node, leaf func(name string, n ast.Node, err error)) {
+	var pairs []*ast.MappingValueNode
+	switch m := n.(type) {
+	case *ast.MappingNode:
+		pairs = m.Values
+	case *ast.MappingValueNode:
+		pairs = []*ast.MappingValueNode{m}
 	default:
-		bad("storage.backend", "want disk or s3, got %q", c.Storage.Backend)
-	}
-	switch c.Metadata.Driver {
-	case "sqlite", "postgres":
-	default:
-		bad("metadata.driver", "want sqlite or postgres, got %q", c.Metadata.Driver)
-	}
-	if c.Metadata.DSN == "" {
-		bad("metadata.dsn", "must be set")
-	}
-	if c.Limits.MaxUploadBytes <= 0 {
-		bad("limits.max_upload_bytes", "must be positive")
-	}
-	if c.Limits.MaxImagePixels <= 0 {
-		bad("limits.max_image_pixels", "must be positive")
-	}
-	if c.Limits.MaxConcurrentUpld <= 0 {
-		bad("limits.max_concurrent_uploads", "must be positive")
-	}
-	if len(c.Previews.Sizes) > 8 {
-		bad("previews.sizes", "at most 8 sizes")
-	}
-	for _, s := range c.Previews.Sizes {
-		if _, _, err := ParseSize(s); err != nil {
-			bad("previews.sizes", "%v", err)
+		if prefix == "" {
+			leaf("(top level)", n, errors.New("want a mapping of keys"))
+			return
 		}
-	}
-	switch c.Log.Format {
-	case "text", "json":
-	default:
-		bad("log.format", "want text or json, got %q", c.Log.Format)
-	}
-	switch c.Log.Level {
-	case "debug", "info", "warn", "error":
-	default:
-		bad("log.level", "want debug, info, warn or error, got %q", c.Log.Level)
-	}
-	if err := c.Upload.Validate(); err != nil {
-		errs = append(errs, err)
-	}
-	return errors.Join(errs...)
-}
-
-// ParseSize parses a preview box "WxH" with sides of 1 to 4096 pixels.
-func ParseSize(s string) (w, h int, err error) {
-	ws, hs, ok := strings.Cut(s, "x")
-	if ok {
-		w, err = strconv.Atoi(ws)
-		if err == nil {
-			h, err = strconv.Atoi(hs)
-		}
-	}
-	if !ok || err != nil || w < 1 || h < 1 || w > 4096 || h > 4096 {
-		return 0, 0, fmt.Errorf("preview size %q: want WxH, 1 to 4096 pixels a side", s)
-	}
-	return w, h, nil
-}
-
-func flatten(prefix string, v any, out map[string]any) {
-	m, ok := v.(map[string]any)
-	if !ok {
-		out[prefix] = v
+		leaf(prefix, n, nil)
 		return
 	}
-	for k, sub := range m {
-		key := k
-		if prefix != "" {
-			key = prefix + "." + k
-		}
-		flatten(key, sub, out)
-	}
-}
-
-// field is one settable leaf of Config.
-type field struct{ v reflect.Value }
-
-func (c *Config) fields() map[string]field {
-	out := map[string]field{}
-	var walk func(prefix string, v reflect.Value)
-	walk = func(prefix string, v reflect.Value) {
-		t := v.Type()
-		for i := 0; i < t.NumField(); i++ {
-			key := t.Field(i).Tag.Get("key")
-			if prefix != "" {
-				key = prefix + "." + key
-			}
-			if t.Field(i).Type.Kind() == reflect.Struct && t.Field(i).Type != reflect.TypeOf(time.Duration(0)) {
-				walk(key, v.Field(i))
-				continue
-			}
-			out[key] = field{v.Field(i)}
-		}
-	}
-	walk("", reflect.ValueOf(c).Elem())
-	return out
-}
-
-func (f field) setYAML(v any) error {
-	if f.v.Kind() == reflect.Slice {
-		list, ok := v.([]any)
+	for _, p := range pairs {
+		ks, ok := p.Key.(ast.ScalarNode)
 		if !ok {
-			return fmt.Errorf("want a list, got %v", v)
+			leaf(prefix, p.Key, errors.New("want a plain key"))
+			continue
 		}
-		var strs []string // an empty list is the same as no list
-		for _, item := range list {
-			strs = append(strs, fmt.Sprint(item))
+		name := fmt.Sprint(ks.GetValue())
+		if prefix != "" {
+			name = prefix + "." + name
 		}
-		f.v.Set(reflect.ValueOf(strs))
-		return nil
+		v := p.Value
+		if a, ok := v.(*ast.AnchorNode); ok {
+			v = a.Value
+		}
+		walk(name, v, leaf)
 	}
-	switch v.(type) {
-	case map[string]any, []any:
-		return fmt.Errorf("want a single value, got %v", v)
-	case nil:
-		return f.setString("")
-	}
-	return f.setString(fmt.Sprint(v))
 }
 
-func (f field) setString(s string) error {
-	switch p := f.v.Addr().Interface().(type) {
+// setNode sets the field dst points to from a YAML value, by the field's
+// type: YAML numbers for numbers (so 1e8 is a whole number), booleans for
+// booleans, sequences for lists, and otherwise the value's text parsed as
+// an environment variable's would be.
+func setNode(dst any, n ast.Node) error {
+	if a, ok := n.(*ast.AnchorNode); ok {
+		n = a.Value
+	}
+	switch p := dst.(type) {
+	case *[]string:
+		items, err := sequence(n)
+		if err != nil {
+			return err
+		}
+		*p = items
+		return nil
+	case *[]transform.Box:
+		items, err := sequence(n)
+		if err != nil {
+			return err
+		}
+		return setBoxes(p, items)
+	}
+	s, ok := n.(ast.ScalarNode)
+	if !ok {
+		return errors.New("want a single value")
+	}
+	switch v := s.GetValue().(type) {
+	case nil:
+		return setText(dst, "")
+	case float64:
+		if p, ok := dst.(*int64); ok {
+			n, err := wholeNumber(v)
+			*p = n
+			return err
+		}
+		if p, ok := dst.(*int); ok {
+			n, err := wholeNumber(v)
+			if err == nil && (n < math.MinInt || n > math.MaxInt) {
+				err = fmt.Errorf("%v is out of range", v)
+			}
+			*p = int(n)
+			return err
+		}
+	case string:
+		return setText(dst, v)
+	}
+	// Numbers and booleans by their source text, so that 0123 stays
+	// "0123" for a string key and 100 is parsed exactly for a number.
+	return setText(dst, s.GetToken().Value)
+}
+
+// sequence is a YAML list of scalars as text; null is an empty list.
+func sequence(n ast.Node) ([]string, error) {
+	if _, ok := n.(*ast.NullNode); ok {
+		return nil, nil
+	}
+	seq, ok := n.(*ast.SequenceNode)
+	if !ok {
+		return nil, errors.New("want a list")
+	}
+	var items []string // an empty list is the same as no list
+	for _, item := range seq.Values {
+		s, ok := item.(ast.ScalarNode)
+		if !ok {
+			return nil, fmt.Errorf("line %d: want a single value in the list", item.GetToken().Position.Line)
+		}
+		if v, ok := s.GetValue().(string); ok {
+			items = append(items, v)
+		} else {
+			items = append(items, s.GetToken().Value)
+		}
+	}
+	return items, nil
+}
+
+func setBoxes(p *[]transform.Box, items []string) error {
+	var boxes []transform.Box
+	for _, item := range items {
+		b, err := transform.ParseBox(item)
+		if err != nil {
+			return err
+		}
+		boxes = append(boxes, b)
+	}
+	*p = boxes
+	return nil
+}
+
+// setText sets the field dst points to from text: an environment
+// variable's value, or a YAML scalar's.
+func setText(dst any, s string) error {
+	switch p := dst.(type) {
 	case *string:
 		*p = s
 	case *bool:
@@ -453,27 +472,132 @@ func (f field) setString(s string) error {
 		}
 		*p = d
 	case *int64:
-		n, err := strconv.ParseInt(s, 10, 64)
+		n, err := parseWhole(s)
 		if err != nil {
-			return fmt.Errorf("want a whole number, got %q", s)
+			return err
 		}
 		*p = n
 	case *int:
-		n, err := strconv.Atoi(s)
+		n, err := parseWhole(s)
 		if err != nil {
-			return fmt.Errorf("want a whole number, got %q", s)
+			return err
 		}
-		*p = n
+		if n < math.MinInt || n > math.MaxInt {
+			return fmt.Errorf("%s is out of range", s)
+		}
+		*p = int(n)
 	case *[]string:
-		var list []string
-		for _, item := range strings.Split(s, ",") {
-			if item = strings.TrimSpace(item); item != "" {
-				list = append(list, item)
-			}
-		}
-		*p = list
+		*p = splitList(s)
+	case *[]transform.Box:
+		return setBoxes(p, splitList(s))
 	default:
 		return fmt.Errorf("unsupported field type %T", p)
 	}
 	return nil
+}
+
+// splitList splits a comma-separated list, dropping empty items.
+func splitList(s string) []string {
+	var list []string
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			list = append(list, item)
+		}
+	}
+	return list
+}
+
+// parseWhole parses a whole number written as an integer or in
+// scientific notation (1e8).
+func parseWhole(s string) (int64, error) {
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return n, nil
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return 0, fmt.Errorf("want a whole number, got %q", s)
+	}
+	return wholeNumber(f)
+}
+
+func wholeNumber(f float64) (int64, error) {
+	if f != math.Trunc(f) || f < math.MinInt64 || f >= math.MaxInt64 {
+		return 0, fmt.Errorf("want a whole number, got %v", f)
+	}
+	return int64(f), nil
+}
+
+// Validate reports every setting that cannot work: the process's own,
+// then each component's by its own Validate.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	part := func(name string, err error) {
+		switch {
+		case err == nil:
+		case name == "":
+			errs = append(errs, err)
+		default:
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+		}
+	}
+	if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
+		bad("http.listen", "want host:port: %v", err)
+	}
+	if c.HTTP.ShutdownTimeout <= 0 {
+		bad("http.shutdown_timeout", "must be positive")
+	}
+	if c.Metrics.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.Metrics.Listen); err != nil {
+			bad("metrics.listen", "want host:port or empty: %v", err)
+		} else if c.Metrics.Listen == c.HTTP.Listen {
+			bad("metrics.listen", "must differ from http.listen")
+		}
+	}
+	// The component reads a zero reply timeout as its default; in the file
+	// 0 would read as "do not wait", so the key refuses it.
+	if c.XMPP.ReplyTimeout <= 0 {
+		bad("xmpp.reply_timeout", "must be positive")
+	}
+	if c.Caches.ConfirmTTL < 0 {
+		bad("xmpp.confirm_cache_ttl", "must not be negative")
+	}
+	if c.Caches.PermissionTTL < 0 {
+		bad("xmpp.permission_cache_ttl", "must not be negative")
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		bad("log.format", "want text or json, got %q", c.Log.Format)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "want debug, info, warn or error, got %q", c.Log.Level)
+	}
+
+	part("http timeouts", c.Timeouts.Validate())
+	part("media service (http, limits, previews, avatars, uploads)", c.Media.Validate())
+	part("", c.XMPP.Validate()) // its messages name the xmpp.* keys
+	part("images (limits)", c.Images.Validate())
+	part("", c.Upload.Validate()) // its messages name the upload.* keys
+	switch c.Storage.Backend {
+	case "disk":
+		part("storage.disk", c.Storage.Disk.Validate())
+	case "s3":
+		part("storage.s3", c.Storage.S3.Validate())
+	default:
+		bad("storage.backend", "want disk or s3, got %q", c.Storage.Backend)
+	}
+	switch c.Metadata.Driver {
+	case "sqlite":
+		part("metadata.dsn (sqlite)", c.Metadata.SQLite.Validate())
+	case "postgres":
+		part("metadata.dsn (postgres)", c.Metadata.Postgres.Validate())
+	default:
+		bad("metadata.driver", "want sqlite or postgres, got %q", c.Metadata.Driver)
+	}
+	return errors.Join(errs...)
 }

@@ -6,14 +6,11 @@ import (
 	"github.com/xmppmedia/mediaserver/transform"
 )
 
-// maxPreviewSide is the largest preview side the server ever makes.
-const maxPreviewSide = 2048
-
 // ladder is the fixed set of square boxes offered besides the device
 // sizes. Any requested box is answered by the smallest box of the set that
 // covers it, so however many distinct sizes clients ask for, at most
 // len(ladder)+2*len(sizes) previews exist per item.
-var ladder = []int{64, 128, 256, 512, 1024, maxPreviewSide}
+var ladder = []int{64, 128, 256, 512, 1024, transform.MaxBoxSide}
 
 // uploadBoxes is the configured device sizes in both orientations.
 func uploadBoxes(sizes []transform.Box) []transform.Box {

@@ -22,8 +22,9 @@ func (e *httpError) Error() string { return e.msg }
 
 func errorf(status int, msg string) error { return &httpError{status: status, msg: msg} }
 
-// retryAfterSeconds is sent with every 503: long enough for a reconnect or
-// a busy worker pool to clear, short enough for a phone to retry soon.
+// retryAfterSeconds is sent with every 503 and 429: long enough for a
+// reconnect, a busy worker pool or a queue of questions to clear, short
+// enough for a phone to retry soon.
 const retryAfterSeconds = "5"
 
 // classify maps an error to its status and a message safe for clients. It
@@ -45,6 +46,8 @@ func classify(err error) (int, string) {
 		return http.StatusBadRequest, "malformed credentials"
 	case errors.Is(err, auth.ErrDenied):
 		return http.StatusForbidden, "forbidden"
+	case errors.Is(err, auth.ErrTooMany):
+		return http.StatusTooManyRequests, "too many confirmations waiting, retry later"
 	case errors.Is(err, auth.ErrUnavailable):
 		return http.StatusServiceUnavailable, "XMPP unavailable, retry later"
 	case errors.Is(err, storage.ErrUnavailable):
@@ -77,7 +80,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	switch status {
 	case http.StatusUnauthorized:
 		h.Set("WWW-Authenticate", `Basic realm="xmpp"`)
-	case http.StatusServiceUnavailable:
+	case http.StatusServiceUnavailable, http.StatusTooManyRequests:
 		h.Set("Retry-After", retryAfterSeconds)
 	}
 	level := slog.LevelDebug

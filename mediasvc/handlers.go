@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"mellium.im/xmpp/jid"
 
@@ -61,17 +62,35 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) error {
 	for _, m := range items {
 		out = append(out, toJSON(m))
 	}
-	s.setCacheControl(w, dec.Public)
+	s.setJSONCacheControl(w, dec)
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
-func (s *Server) setCacheControl(w http.ResponseWriter, public bool) {
+// setJSONCacheControl sets Cache-Control for a listing or metadata: they
+// change more often than files, so shared caches keep them a minute.
+func (s *Server) setJSONCacheControl(w http.ResponseWriter, dec auth.Decision) {
+	setCacheControl(w.Header(), dec.Public, time.Minute, 0, dec.MaxAge)
+}
+
+// setCacheControl says who may cache an answer and how long: shared caches
+// publicAge for an open channel's answer, the client alone privateAge
+// (0: revalidate every time) for others. limit, when not zero, caps
+// either: the grant rests on stale channel information (auth.Decision
+// MaxAge) and must not outlive it in any cache.
+func setCacheControl(h http.Header, public bool, publicAge, privateAge, limit time.Duration) {
+	age, scope := privateAge, "private"
 	if public {
-		w.Header().Set("Cache-Control", "public, max-age=60")
-	} else {
-		w.Header().Set("Cache-Control", "private, no-cache")
+		age, scope = publicAge, "public"
 	}
+	if limit > 0 && age > limit {
+		age = limit
+	}
+	if age <= 0 {
+		h.Set("Cache-Control", scope+", no-cache")
+		return
+	}
+	h.Set("Cache-Control", fmt.Sprintf("%s, max-age=%d", scope, int(age.Seconds())))
 }
 
 // metadata answers one item's JSON.
@@ -80,7 +99,7 @@ func (s *Server) metadata(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s.setCacheControl(w, dec.Public)
+	s.setJSONCacheControl(w, dec)
 	writeJSON(w, http.StatusOK, toJSON(m))
 	return nil
 }

@@ -42,7 +42,7 @@ func (s *Server) serveMedia(w http.ResponseWriter, r *http.Request, m storage.Me
 	}
 	return s.serveBlob(w, r, blobResponse{
 		key: m.BlobKey, size: m.Size, etag: `"` + m.SHA1 + `"`, modified: m.Updated,
-		mimeType: m.MimeType, fileName: m.FileName, public: dec.Public,
+		mimeType: m.MimeType, fileName: m.FileName, public: dec.Public, maxAge: dec.MaxAge,
 	})
 }
 
@@ -82,7 +82,7 @@ func (s *Server) authorize(r *http.Request, op auth.Operation, entity, uploader 
 	if err != nil {
 		return auth.Decision{}, err
 	}
-	req := auth.Request{Op: op, Credentials: creds, Method: r.Method, URL: s.requestURL(r)}
+	req := auth.Request{Op: op, Credentials: creds, Method: r.Method, URL: s.requestURL(r), Source: auth.SourceOf(r.RemoteAddr)}
 	req.Entity, _ = parseBare(entity)
 	if uploader != "" {
 		req.Uploader, _ = parseBare(uploader)
@@ -131,7 +131,7 @@ func (s *Server) servePreview(w http.ResponseWriter, r *http.Request, m storage.
 	}
 	return s.serveBlob(w, r, blobResponse{
 		key: p.BlobKey, size: p.Size, etag: fmt.Sprintf(`"%s-%dx%d"`, m.SHA1, box.Width, box.Height),
-		modified: m.Updated, mimeType: p.MimeType, public: dec.Public,
+		modified: m.Updated, mimeType: p.MimeType, public: dec.Public, maxAge: dec.MaxAge,
 	})
 }
 
@@ -228,6 +228,7 @@ type blobResponse struct {
 	mimeType string
 	fileName string
 	public   bool
+	maxAge   time.Duration // auth.Decision.MaxAge
 }
 
 // inlineTypes are shown by browsers without running anything. Everything
@@ -247,11 +248,7 @@ func (s *Server) serveBlob(w http.ResponseWriter, r *http.Request, b blobRespons
 	h.Set("ETag", b.etag)
 	h.Set("Last-Modified", b.modified.UTC().Format(http.TimeFormat))
 	h.Set("Accept-Ranges", "bytes")
-	if b.public {
-		h.Set("Cache-Control", fmt.Sprintf("public, max-age=%d", int(s.cfg.PublicMaxAge.Seconds())))
-	} else {
-		h.Set("Cache-Control", "private, max-age=300")
-	}
+	setCacheControl(h, b.public, s.cfg.PublicMaxAge, 300*time.Second, b.maxAge)
 	mt := strings.ToLower(b.mimeType)
 	if mt == "" {
 		mt = "application/octet-stream"

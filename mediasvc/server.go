@@ -28,71 +28,6 @@ import (
 	"github.com/xmppmedia/mediaserver/transform/poster"
 )
 
-// Config is the part of the configuration the HTTP service uses.
-type Config struct {
-	// PublicURL is the base URL clients use; empty derives it from each
-	// request. It goes into XEP-0070 confirmation URLs.
-	PublicURL string
-	// MaxUploadBytes bounds the stored size of an upload.
-	MaxUploadBytes int64
-	// PreviewSizes are made at upload for every image, in both orientations.
-	PreviewSizes []transform.Box
-	// AvatarsPublic makes every channel's avatar readable by anyone.
-	AvatarsPublic bool
-	// PublicMaxAge is the Cache-Control max-age of open channels' media.
-	PublicMaxAge time.Duration
-	// MaxConcurrentUploads bounds uploads in progress; more get 503.
-	MaxConcurrentUploads int
-	// PreviewWait is how long an on-demand preview waits for a worker
-	// before the request gets 503.
-	PreviewWait time.Duration
-	// AbandonAfter is the age at which Recover removes unfinished uploads.
-	AbandonAfter time.Duration
-	// CORSOrigins, when not empty, lists the only origins (scheme://host[:port])
-	// whose pages may use the API from a browser. Empty echoes any origin,
-	// as existing web clients expect; a list closes the door on pages that
-	// would ride on a browser's cached Basic credentials.
-	CORSOrigins []string
-}
-
-// DefaultConfig matches the defaults of CONFIG.md.
-func DefaultConfig() Config {
-	return Config{
-		MaxUploadBytes:       104857600,
-		PreviewSizes:         []transform.Box{{Width: 240, Height: 320}, {Width: 320, Height: 480}},
-		AvatarsPublic:        true,
-		PublicMaxAge:         24 * time.Hour,
-		MaxConcurrentUploads: 64,
-		PreviewWait:          10 * time.Second,
-		AbandonAfter:         15 * time.Minute,
-	}
-}
-
-// Validate reports a configuration that cannot work.
-func (c Config) Validate() error {
-	var errs []error
-	if c.MaxUploadBytes <= 0 {
-		errs = append(errs, errors.New("max upload bytes must be positive"))
-	}
-	if c.MaxConcurrentUploads <= 0 {
-		errs = append(errs, errors.New("max concurrent uploads must be positive"))
-	}
-	if c.PreviewWait <= 0 {
-		errs = append(errs, errors.New("preview wait must be positive"))
-	}
-	if c.PublicURL != "" {
-		if u, err := url.Parse(c.PublicURL); err != nil || u.Host == "" {
-			errs = append(errs, fmt.Errorf("public URL %q is not an absolute URL", c.PublicURL))
-		}
-	}
-	for _, b := range c.PreviewSizes {
-		if b.Width < 1 || b.Height < 1 || b.Width > maxPreviewSide || b.Height > maxPreviewSide {
-			errs = append(errs, fmt.Errorf("preview size %v out of range", b))
-		}
-	}
-	return errors.Join(errs...)
-}
-
 // Deps are the parts a Server is built on.
 type Deps struct {
 	Blobs    storage.Blobs
@@ -317,6 +252,10 @@ func (s *Server) withCommonHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
+		// URLs of this server carry credentials (?auth=...) by design: a
+		// page or file served from here must never pass its URL on as a
+		// Referer.
+		h.Set("Referrer-Policy", "no-referrer")
 		h.Add("Vary", "Origin")
 		if origin := r.Header.Get("Origin"); origin != "" && validOrigin(origin) && s.originAllowed(origin) {
 			// The origin is echoed, never "*": browsers refuse "*" with

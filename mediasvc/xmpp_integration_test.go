@@ -42,6 +42,9 @@ type xmppEnv struct {
 	srv  *localxmpp.Server
 	comp *xmppauth.Component
 	http *httptest.Server
+	// outage, when switched on, makes the channel server unreachable
+	// while XMPP itself stays up.
+	outage *outageChannels
 
 	mu    sync.Mutex
 	users map[string]*xmppUser
@@ -54,12 +57,18 @@ type xmppUser struct {
 	mu     sync.Mutex
 	asked  []auth.ConfirmRequest
 	answer xmppclient.Answer
+	// decide, when set, answers instead of answer.
+	decide func(auth.ConfirmRequest) xmppclient.Answer
 }
 
 func (u *xmppUser) onConfirm(req auth.ConfirmRequest) xmppclient.Answer {
 	u.mu.Lock()
-	defer u.mu.Unlock()
 	u.asked = append(u.asked, req)
+	decide := u.decide
+	u.mu.Unlock()
+	if decide != nil {
+		return decide(req)
+	}
 	return u.answer
 }
 
@@ -125,8 +134,9 @@ func newXMPPEnv(t testing.TB, channelTTL time.Duration) *xmppEnv {
 	// As the server is wired in production: both caches in front of the
 	// component. The matrix uses a channel ttl of 0 because it re-creates
 	// channels with other access models.
+	outage := &outageChannels{next: comp}
 	guard := &auth.Guard{
-		Channels:  auth.NewChannelCache(comp, channelTTL),
+		Channels:  auth.NewChannelCache(outage, channelTTL),
 		Confirmer: auth.NewConfirmCache(comp, time.Minute),
 	}
 	svc, err := mediasvc.New(mediasvc.DefaultConfig(), mediasvc.Deps{Blobs: blobs, Metadata: meta, Images: images, Auth: guard, Log: log})
@@ -135,7 +145,7 @@ func newXMPPEnv(t testing.TB, channelTTL time.Duration) *xmppEnv {
 	}
 	hs := httptest.NewServer(svc.Handler())
 	t.Cleanup(hs.Close)
-	return &xmppEnv{t: t, srv: srv, comp: comp, http: hs, users: map[string]*xmppUser{}}
+	return &xmppEnv{t: t, srv: srv, comp: comp, http: hs, outage: outage, users: map[string]*xmppUser{}}
 }
 
 // user registers and logs in local, who answers every confirmation with answer.
@@ -330,14 +340,19 @@ func TestXMPPMatrixOverHTTP(t *testing.T) {
 			}
 			t.Run(fmt.Sprintf("%s/%s", model, r.name), func(t *testing.T) {
 				item := e.upload(entity, seeder)
+				// One auth value for the whole row: a confirmed read must
+				// not stand in for the writes that follow with the same
+				// value (each write is asked about, once, and refused
+				// writes not at all).
+				tid := e.newTID()
 
 				before := u.askedCount()
-				status, _, b := e.request(http.MethodGet, "/"+entity+"/"+item, u, e.newTID(), nil, "")
+				status, _, b := e.request(http.MethodGet, "/"+entity+"/"+item, u, tid, nil, "")
 				check(t, "read", status, w.read, b, before)
 
 				before = u.askedCount()
 				body, ct := multipartUpload(t, []byte("by "+r.name), "text/plain")
-				status, _, b = e.request(http.MethodPost, "/"+entity, u, e.newTID(), body, ct)
+				status, _, b = e.request(http.MethodPost, "/"+entity, u, tid, body, ct)
 				check(t, "upload", status, w.upload, b, before)
 				if status == created {
 					// The confirmation named the real method and this URL.
@@ -348,16 +363,16 @@ func TestXMPPMatrixOverHTTP(t *testing.T) {
 
 				before = u.askedCount()
 				body, ct = multipartUpload(t, avatar, "image/png")
-				status, _, b = e.request(http.MethodPut, "/"+entity+"/avatar", u, e.newTID(), body, ct)
+				status, _, b = e.request(http.MethodPut, "/"+entity+"/avatar", u, tid, body, ct)
 				check(t, "avatar", status, w.avatar, b, before)
 
 				before = u.askedCount()
 				form := url.Values{"title": {"changed by " + r.name}}.Encode()
-				status, _, b = e.request(http.MethodPost, "/"+entity+"/"+item, u, e.newTID(), strings.NewReader(form), "application/x-www-form-urlencoded")
+				status, _, b = e.request(http.MethodPost, "/"+entity+"/"+item, u, tid, strings.NewReader(form), "application/x-www-form-urlencoded")
 				check(t, "update", status, w.update, b, before)
 
 				before = u.askedCount()
-				status, _, b = e.request(http.MethodDelete, "/"+entity+"/"+item, u, e.newTID(), nil, "")
+				status, _, b = e.request(http.MethodDelete, "/"+entity+"/"+item, u, tid, nil, "")
 				check(t, "delete", status, w.delete, b, before)
 				if status == ok {
 					if got := u.lastAsked(); got.Method != http.MethodDelete {

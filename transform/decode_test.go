@@ -22,7 +22,7 @@ func decodeAll(t *testing.T, data []byte) (image.Image, header, error) {
 	if err != nil {
 		return nil, h, err
 	}
-	img, err := decode(rr, &h, image.Pt(h.width, h.height))
+	img, _, err := decode(rr, &h, image.Pt(h.width, h.height))
 	return img, h, err
 }
 
@@ -101,7 +101,7 @@ func TestDecodeSourceFailureIsNotCorrupt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = decode(rr, &h, image.Pt(h.width, h.height))
+	_, _, err = decode(rr, &h, image.Pt(h.width, h.height))
 	if !errors.Is(err, boom) || errors.Is(err, ErrCorrupt) {
 		t.Fatalf("got %v, want the store error and not ErrCorrupt", err)
 	}
@@ -109,22 +109,28 @@ func TestDecodeSourceFailureIsNotCorrupt(t *testing.T) {
 
 func TestJPEGScale(t *testing.T) {
 	tests := []struct {
-		w, h int
-		need image.Point
-		want int
+		w, h   int
+		hs, vs int
+		need   image.Point
+		want   int
 	}{
-		{4000, 3000, image.Pt(320, 240), 8},
-		{4000, 3000, image.Pt(427, 320), 8}, // 480x320 box, both orientations made at upload
-		{3840, 2880, image.Pt(427, 320), 8},
-		{4000, 3000, image.Pt(480, 360), 4},
-		{4000, 3000, image.Pt(512, 384), 4},
-		{4000, 3000, image.Pt(1000, 750), 2},
-		{4000, 3000, image.Pt(2000, 1500), 1},
-		{3000, 4000, image.Pt(240, 320), 8},
-		{400, 300, image.Pt(400, 300), 1},
+		{4000, 3000, 2, 2, image.Pt(320, 240), 8},
+		{4000, 3000, 2, 2, image.Pt(427, 320), 8}, // 480x320 box, both orientations made at upload
+		{3840, 2880, 2, 2, image.Pt(427, 320), 8},
+		{4000, 3000, 2, 2, image.Pt(480, 360), 4},
+		{4000, 3000, 2, 2, image.Pt(512, 384), 4},
+		{4000, 3000, 2, 2, image.Pt(1000, 750), 2},
+		{4000, 3000, 2, 2, image.Pt(2000, 1500), 1},
+		{3000, 4000, 2, 2, image.Pt(240, 320), 8},
+		{400, 300, 2, 2, image.Pt(400, 300), 1},
+		{2001, 1501, 2, 2, image.Pt(427, 320), 4},
+		{2001, 1501, 4, 1, image.Pt(427, 320), 2}, // 4:1:1 keeps too little chroma at 1/4
+		{2001, 1501, 1, 1, image.Pt(100, 75), 8},
+		{9, 1000, 1, 1, image.Pt(1, 100), 8}, // 1.125 picture pixels across at 1/8
+		{8, 1000, 1, 1, image.Pt(1, 100), 4},
 	}
 	for _, tt := range tests {
-		if got := jpegScale(tt.w, tt.h, tt.need); got != tt.want {
+		if got := jpegScale(tt.w, tt.h, tt.hs, tt.vs, tt.need); got != tt.want {
 			t.Errorf("jpegScale(%dx%d, need %v) = %d, want %d", tt.w, tt.h, tt.need, got, tt.want)
 		}
 	}
@@ -163,7 +169,7 @@ func TestDecodeJPEGScaledMatchesFull(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			img, err := decode(rr, &h, tt.need)
+			img, _, err := decode(rr, &h, tt.need)
 			if err != nil {
 				t.Fatal(err)
 			}

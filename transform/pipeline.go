@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"image"
 	"io"
+	"math"
 )
 
 // previews is Previews without the worker slot.
@@ -29,7 +30,7 @@ func (t *Transformer) previews(r io.Reader, origSize int64, boxes []Box) ([]Imag
 		targets[i] = target{tw, th}
 		need = image.Pt(max(need.X, tw), max(need.Y, th))
 	}
-	src, err := decode(rr, &h, t.decodeNeed(need, h))
+	src, win, err := decode(rr, &h, t.decodeNeed(need, h))
 	if err != nil {
 		return nil, err
 	}
@@ -49,15 +50,15 @@ func (t *Transformer) previews(r io.Reader, origSize int64, boxes []Box) ([]Imag
 		}
 	}
 	// The largest target decides how far all may be pre-shrunk.
-	k := shrinkFactor(sb.Dx(), sb.Dy(), need.X, need.Y)
+	k := shrinkFactor(int(win.dx()), int(win.dy()), need.X, need.Y)
 	base := src
 	if k >= 2 {
-		base = preShrink(src, k)
+		base, win = preShrink(src, k), win.scaled(k)
 	}
 
 	out := make([]Image, len(boxes))
 	for i, tg := range targets {
-		res := orient(resizeTo(base, tg.w, tg.h), h.orientation)
+		res := orient(resample(base, win, tg.w, tg.h), h.orientation)
 		img, err := encode(res, t.cfg.JPEGQuality)
 		if err != nil {
 			return nil, fmt.Errorf("box %v: %w", boxes[i], err)
@@ -87,15 +88,23 @@ func (t *Transformer) avatar(r io.Reader) (Image, error) {
 	}
 	full := min(h.width, h.height)
 	side := min(full, t.cfg.AvatarSide)
-	src, err := decode(rr, &h, t.decodeNeed(image.Pt(side*h.width/full, side*h.height/full), h))
+	src, win, err := decode(rr, &h, t.decodeNeed(image.Pt(side*h.width/full, side*h.height/full), h))
 	if err != nil {
 		return Image{}, err
 	}
-	var sq image.Image = cropTo(src, centreSquare(src.Bounds()))
-	if k := shrinkFactor(sq.Bounds().Dx(), sq.Bounds().Dy(), side, side); k >= 2 {
-		sq = preShrink(sq, k)
+	sq := win.centreSquare()
+	if k := shrinkFactor(int(sq.dx()), int(sq.dy()), side, side); k >= 2 {
+		// Shrink only the pixels under the square (plus the block that
+		// straddles each of its edges), keeping the window in step.
+		b := src.Bounds()
+		x0, y0 := int(sq.x0)/k*k, int(sq.y0)/k*k
+		x1 := min(x0+(int(math.Ceil(sq.x1))-x0+k-1)/k*k, b.Dx())
+		y1 := min(y0+(int(math.Ceil(sq.y1))-y0+k-1)/k*k, b.Dy())
+		cut := cropTo(src, image.Rect(x0, y0, x1, y1).Add(b.Min))
+		sq = window{sq.x0 - float64(x0), sq.y0 - float64(y0), sq.x1 - float64(x0), sq.y1 - float64(y0)}
+		src, sq = preShrink(cut, k), sq.scaled(k)
 	}
-	res := orient(resizeTo(sq, side, side), h.orientation)
+	res := orient(resample(src, sq, side, side), h.orientation)
 	img, err := encode(res, t.cfg.JPEGQuality)
 	if err != nil {
 		return Image{}, err

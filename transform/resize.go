@@ -5,8 +5,6 @@ import (
 	"image/color"
 	"image/draw"
 	"math"
-
-	"github.com/disintegration/imaging"
 )
 
 // fitSize scales w x h to fit inside bw x bh keeping the aspect, never
@@ -30,22 +28,21 @@ func shrinkFactor(srcW, srcH, dstW, dstH int) int {
 	return max(1, k)
 }
 
-// resizeTo resamples img to exactly w x h with Lanczos (or copies it when it
-// already has that size).
-func resizeTo(img image.Image, w, h int) *image.NRGBA {
-	b := img.Bounds()
-	if b.Dx() == w && b.Dy() == h {
-		return toNRGBA(img)
-	}
-	return imaging.Resize(img, w, h, imaging.Lanczos)
-}
-
 // toNRGBA returns img as *image.NRGBA at origin (0,0), copying only when needed.
 func toNRGBA(img image.Image) *image.NRGBA {
 	if n, ok := img.(*image.NRGBA); ok && n.Rect.Min == (image.Point{}) {
 		return n
 	}
 	b := img.Bounds()
+	switch img.(type) {
+	case *image.YCbCr, *image.Gray:
+		// Opaque, so RGBA and NRGBA bytes are the same, and image/draw
+		// converts these into *image.RGBA on a fast path (into NRGBA it
+		// would go pixel by pixel through color.Color).
+		dst := image.NewRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
+		draw.Draw(dst, dst.Rect, img, b.Min, draw.Src)
+		return &image.NRGBA{Pix: dst.Pix, Stride: dst.Stride, Rect: dst.Rect}
+	}
 	dst := image.NewNRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
 	draw.Draw(dst, dst.Rect, img, b.Min, draw.Src)
 	return dst
@@ -53,8 +50,10 @@ func toNRGBA(img image.Image) *image.NRGBA {
 
 // preShrink averages k x k blocks of img (k >= 2) into one pixel: a cheap
 // box filter that takes a 12 MP decode down to about twice the target before
-// the Lanczos pass. Edge blocks that are cut off average what they have.
-// Colour is averaged premultiplied, so transparent pixels do not bleed
+// the Lanczos pass. Edge blocks that are cut off are completed by repeating
+// the last row and column, as a JPEG encoder pads its blocks, so output
+// pixel i stands for source pixels [ik, ik+k) exactly and the picture is
+// the window scaled by 1/k (see window). Colour is averaged premultiplied, so transparent pixels do not bleed
 // their (invisible) colour into the result.
 func preShrink(img image.Image, k int) *image.NRGBA {
 	b := img.Bounds()
@@ -83,11 +82,12 @@ func shrinkYCbCr(dst *image.NRGBA, src *image.YCbCr, k int) {
 		clear(cbs)
 		clear(crs)
 		clear(ns)
-		y0, y1 := b.Min.Y+oy*k, min(b.Min.Y+(oy+1)*k, b.Max.Y)
-		for y := y0; y < y1; y++ {
+		for yy := b.Min.Y + oy*k; yy < b.Min.Y+(oy+1)*k; yy++ {
+			y := min(yy, b.Max.Y-1)
 			yrow := src.Y[(y-b.Min.Y)*src.YStride:]
-			for x := b.Min.X; x < b.Max.X; x++ {
-				ox := (x - b.Min.X) / k
+			for xx := b.Min.X; xx < b.Min.X+ow*k; xx++ {
+				x := min(xx, b.Max.X-1)
+				ox := (xx - b.Min.X) / k
 				ci := src.COffset(x, y)
 				ys[ox] += uint32(yrow[x-b.Min.X])
 				cbs[ox] += uint32(src.Cb[ci])
@@ -112,11 +112,11 @@ func shrinkGray(dst *image.NRGBA, src *image.Gray, k int) {
 	for oy := 0; oy < oh; oy++ {
 		clear(sums)
 		clear(ns)
-		for y := b.Min.Y + oy*k; y < min(b.Min.Y+(oy+1)*k, b.Max.Y); y++ {
-			row := src.Pix[(y-b.Min.Y)*src.Stride:]
-			for x := 0; x < b.Dx(); x++ {
-				sums[x/k] += uint32(row[x])
-				ns[x/k]++
+		for yy := b.Min.Y + oy*k; yy < b.Min.Y+(oy+1)*k; yy++ {
+			row := src.Pix[(min(yy, b.Max.Y-1)-b.Min.Y)*src.Stride:]
+			for xx := 0; xx < ow*k; xx++ {
+				sums[xx/k] += uint32(row[min(xx, b.Dx()-1)])
+				ns[xx/k]++
 			}
 		}
 		out := dst.Pix[oy*dst.Stride:]
@@ -137,8 +137,10 @@ func shrinkGeneric(dst *image.NRGBA, img image.Image, k int) {
 	fast, _ := img.(*image.NRGBA)
 	for oy := 0; oy < oh; oy++ {
 		clear(sums)
-		for y := b.Min.Y + oy*k; y < min(b.Min.Y+(oy+1)*k, b.Max.Y); y++ {
-			for x := b.Min.X; x < b.Max.X; x++ {
+		for yy := b.Min.Y + oy*k; yy < b.Min.Y+(oy+1)*k; yy++ {
+			y := min(yy, b.Max.Y-1)
+			for xx := b.Min.X; xx < b.Min.X+ow*k; xx++ {
+				x := min(xx, b.Max.X-1)
 				var r, g, bl, a uint32
 				if fast != nil {
 					i := fast.PixOffset(x, y)
@@ -150,7 +152,7 @@ func shrinkGeneric(dst *image.NRGBA, img image.Image, k int) {
 				} else {
 					r, g, bl, a = img.At(x, y).RGBA()
 				}
-				s := &sums[(x-b.Min.X)/k]
+				s := &sums[(xx-b.Min.X)/k]
 				s.r += uint64(r)
 				s.g += uint64(g)
 				s.b += uint64(bl)

@@ -21,7 +21,6 @@ import (
 	"fmt"
 	"io"
 	"runtime"
-	"strconv"
 	"strings"
 )
 
@@ -82,40 +81,6 @@ func (c Config) Validate() error {
 	}
 	return nil
 }
-
-// Box is a rectangle a preview must fit inside (aspect kept, never enlarged).
-type Box struct{ Width, Height int }
-
-// maxBoxSide keeps a crafted box from asking for a gigantic canvas.
-const maxBoxSide = 8192
-
-// ParseBox parses "WxH", e.g. "240x320".
-func ParseBox(s string) (Box, error) {
-	ws, hs, ok := strings.Cut(strings.ToLower(strings.TrimSpace(s)), "x")
-	if !ok {
-		return Box{}, fmt.Errorf("parse box %q: want WIDTHxHEIGHT", s)
-	}
-	w, err1 := strconv.Atoi(ws)
-	h, err2 := strconv.Atoi(hs)
-	if err1 != nil || err2 != nil {
-		return Box{}, fmt.Errorf("parse box %q: want WIDTHxHEIGHT with integer sides", s)
-	}
-	b := Box{Width: w, Height: h}
-	if err := b.validate(); err != nil {
-		return Box{}, fmt.Errorf("parse box %q: %w", s, err)
-	}
-	return b, nil
-}
-
-func (b Box) validate() error {
-	if b.Width < 1 || b.Height < 1 || b.Width > maxBoxSide || b.Height > maxBoxSide {
-		return fmt.Errorf("box %dx%d: sides must be in 1..%d", b.Width, b.Height, maxBoxSide)
-	}
-	return nil
-}
-
-// String formats the box as "WxH".
-func (b Box) String() string { return strconv.Itoa(b.Width) + "x" + strconv.Itoa(b.Height) }
 
 // Info describes an image from its header alone.
 type Info struct {
@@ -216,7 +181,7 @@ func (t *Transformer) PreviewsContext(ctx context.Context, r io.Reader, origSize
 		return nil, nil
 	}
 	for _, b := range boxes {
-		if err := b.validate(); err != nil {
+		if err := b.Validate(); err != nil {
 			return nil, fmt.Errorf("previews: %w", err)
 		}
 	}

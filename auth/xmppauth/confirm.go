@@ -17,11 +17,22 @@ var _ auth.Confirmer = (*Component)(nil)
 
 // Bounds on questions waiting for an answer. Anyone can make the server
 // ask an affiliated user about made-up transaction ids, and each question
-// waits up to the reply timeout: the per-user bound keeps one user from
-// being flooded, the total bounds memory.
+// waits up to the reply timeout (a hung-up request withdraws its question,
+// see auth.NewConfirmCache, but a flooder can keep its requests open).
+//
+// MaxPendingPerUser keeps one user from being flooded and MaxPending bounds
+// memory; the per-source bounds keep one network source (auth.SourceOf:
+// an IPv4 address, an IPv6 /64) from using them up. When a user's (or the
+// server's) bound is full, a question from a source that has fewer
+// questions waiting there than the source with the most takes the place of
+// that source's oldest one: a flood can crowd a user's questions down to a
+// fair share, never to none. The crowded-out and refused requests get
+// auth.ErrTooMany (429), the flooder rather than the user.
 const (
-	MaxPendingPerUser = 32
-	MaxPending        = 10000
+	MaxPendingPerUser       = 32
+	MaxPending              = 10000
+	MaxPendingPerSource     = 1000 // over all users: a carrier-grade NAT holds many users
+	MaxPendingPerUserSource = 16   // for one user: half of MaxPendingPerUser
 )
 
 // inbound is the part of an incoming message (or IQ) that can answer a
@@ -32,17 +43,23 @@ type inbound struct {
 	From    string `xml:"from,attr"`
 	Type    string `xml:"type,attr"`
 	Confirm *struct {
-		ID string `xml:"id,attr"`
+		ID     string `xml:"id,attr"`
+		Method string `xml:"method,attr"`
+		URL    string `xml:"url,attr"`
 	} `xml:"http://jabber.org/protocol/http-auth confirm"`
 	Error *struct{} `xml:"error"`
 }
 
 // pendingConfirm is one question waiting for its answer.
 type pendingConfirm struct {
-	to     jid.JID // exactly as asked
-	tid    string
-	id     string     // our message's stanza id
-	answer chan error // buffered 1: nil (accepted) or ErrDenied
+	to          jid.JID // exactly as asked
+	user        string  // to's bare JID
+	tid         string
+	method, url string
+	source      string
+	id          string     // our message's stanza id
+	seq         uint64     // order of asking, to find the oldest
+	answer      chan error // buffered 1: nil (accepted), ErrDenied or ErrTooMany
 }
 
 // from reports whether a reply sent by j may answer p: the same full JID
@@ -54,63 +71,155 @@ func (p *pendingConfirm) from(j jid.JID) bool {
 	return j.Bare().Equal(p.to.Bare())
 }
 
-// confirmTable indexes pending questions by stanza id and transaction id.
+// answers reports whether reply r (already known to carry p's transaction
+// id) is about p's question: it echoes our stanza id, or the method and URL
+// that p asked about. A client that accepts only some questions (say,
+// reads) must not accept another question with the same transaction id by
+// accepting one of them.
+func (p *pendingConfirm) answers(r inbound) bool {
+	if r.ID != "" && r.ID == p.id {
+		return true
+	}
+	return r.Confirm != nil && r.Confirm.Method == p.method && r.Confirm.URL == p.url
+}
+
+// confirmTable indexes pending questions by stanza id and transaction id,
+// and counts them per user, per source and per (user, source).
 type confirmTable struct {
-	mu     sync.Mutex
-	byID   map[string]*pendingConfirm
-	byTID  map[string]map[*pendingConfirm]struct{}
-	byUser map[string]int // bare JID → pending questions
+	mu         sync.Mutex
+	seq        uint64
+	byID       map[string]*pendingConfirm
+	byTID      map[string]map[*pendingConfirm]struct{}
+	byUser     map[string]map[*pendingConfirm]struct{}
+	bySource   map[string]map[*pendingConfirm]struct{}
+	userSource map[[2]string]int
 }
 
 func (t *confirmTable) init() {
 	t.byID = make(map[string]*pendingConfirm)
 	t.byTID = make(map[string]map[*pendingConfirm]struct{})
-	t.byUser = make(map[string]int)
+	t.byUser = make(map[string]map[*pendingConfirm]struct{})
+	t.bySource = make(map[string]map[*pendingConfirm]struct{})
+	t.userSource = make(map[[2]string]int)
 }
 
-// add registers p, or refuses when too many questions are waiting.
+func addTo[K comparable](m map[K]map[*pendingConfirm]struct{}, k K, p *pendingConfirm) {
+	set := m[k]
+	if set == nil {
+		set = make(map[*pendingConfirm]struct{})
+		m[k] = set
+	}
+	set[p] = struct{}{}
+}
+
+func removeFrom[K comparable](m map[K]map[*pendingConfirm]struct{}, k K, p *pendingConfirm) {
+	if set := m[k]; set != nil {
+		delete(set, p)
+		if len(set) == 0 {
+			delete(m, k)
+		}
+	}
+}
+
+// add registers p, or refuses when too many questions are waiting. A full
+// bound makes room by crowding out the oldest question of the source that
+// holds most of it, when p's source holds fewer (see MaxPendingPerUser).
 func (t *confirmTable) add(p *pendingConfirm) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	user := p.to.Bare().String()
-	if t.byUser[user] >= MaxPendingPerUser {
-		return fmt.Errorf("%w: %d confirmations already waiting for %s", auth.ErrUnavailable, MaxPendingPerUser, user)
+	if n := len(t.bySource[p.source]); n >= MaxPendingPerSource {
+		return fmt.Errorf("%w: %d confirmations already waiting from %s", auth.ErrTooMany, n, p.source)
+	}
+	if n := t.userSource[[2]string{p.user, p.source}]; n >= MaxPendingPerUserSource {
+		return fmt.Errorf("%w: %d confirmations for %s already waiting from %s", auth.ErrTooMany, n, p.user, p.source)
+	}
+	if len(t.byUser[p.user]) >= MaxPendingPerUser {
+		if !t.crowdOut(t.byUser[p.user], p.source) {
+			return fmt.Errorf("%w: %d confirmations already waiting for %s", auth.ErrTooMany, MaxPendingPerUser, p.user)
+		}
 	}
 	if len(t.byID) >= MaxPending {
-		return fmt.Errorf("%w: %d confirmations already waiting", auth.ErrUnavailable, MaxPending)
+		if !t.crowdOut(nil, p.source) {
+			return fmt.Errorf("%w: %d confirmations already waiting", auth.ErrTooMany, MaxPending)
+		}
 	}
-	t.byUser[user]++
+	t.seq++
+	p.seq = t.seq
 	t.byID[p.id] = p
-	set := t.byTID[p.tid]
-	if set == nil {
-		set = make(map[*pendingConfirm]struct{})
-		t.byTID[p.tid] = set
-	}
-	set[p] = struct{}{}
+	addTo(t.byTID, p.tid, p)
+	addTo(t.byUser, p.user, p)
+	addTo(t.bySource, p.source, p)
+	t.userSource[[2]string{p.user, p.source}]++
 	return nil
+}
+
+// crowdOut ends the oldest question, within scope (nil: all), of the
+// sources that have most questions there, if source has fewer. Oldest
+// first: a flooder that keeps sending from fresh sources crowds out its
+// own older questions before a user's new one. It reports whether it made
+// room.
+func (t *confirmTable) crowdOut(scope map[*pendingConfirm]struct{}, source string) bool {
+	each := func(yield func(*pendingConfirm)) {
+		if scope != nil {
+			for q := range scope {
+				yield(q)
+			}
+			return
+		}
+		for _, q := range t.byID {
+			yield(q)
+		}
+	}
+	count := make(map[string]int)
+	most := 0
+	each(func(q *pendingConfirm) {
+		count[q.source]++
+		most = max(most, count[q.source])
+	})
+	if count[source] >= most {
+		return false
+	}
+	var oldest *pendingConfirm
+	each(func(q *pendingConfirm) {
+		if count[q.source] == most && (oldest == nil || q.seq < oldest.seq) {
+			oldest = q
+		}
+	})
+	select {
+	case oldest.answer <- fmt.Errorf("%w: crowded out by questions from other sources", auth.ErrTooMany):
+	default:
+	}
+	t.removeLocked(oldest)
+	return true
 }
 
 func (t *confirmTable) remove(p *pendingConfirm) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	delete(t.byID, p.id)
-	user := p.to.Bare().String()
-	if t.byUser[user]--; t.byUser[user] <= 0 {
-		delete(t.byUser, user)
+	t.removeLocked(p)
+}
+
+// removeLocked forgets p; removing it twice is harmless.
+func (t *confirmTable) removeLocked(p *pendingConfirm) {
+	if t.byID[p.id] != p {
+		return
 	}
-	if set := t.byTID[p.tid]; set != nil {
-		delete(set, p)
-		if len(set) == 0 {
-			delete(t.byTID, p.tid)
-		}
+	delete(t.byID, p.id)
+	removeFrom(t.byTID, p.tid, p)
+	removeFrom(t.byUser, p.user, p)
+	removeFrom(t.bySource, p.source, p)
+	k := [2]string{p.user, p.source}
+	if t.userSource[k]--; t.userSource[k] <= 0 {
+		delete(t.userSource, k)
 	}
 }
 
 // resolve applies a reply to the questions it answers. Only a reply that
-// carries the transaction id (in its confirm element) can accept; an error
-// without one (a server bounce keeps only the stanza id) denies by stanza
-// id. Either way only replies from the asked JID count: anyone else's
-// changes nothing.
+// carries the transaction id (in its confirm element) can accept, and only
+// the questions it names (by our stanza id, or by method and URL); an
+// error without one (a server bounce keeps only the stanza id) denies by
+// stanza id. Either way only replies from the asked JID count: anyone
+// else's changes nothing.
 func (t *confirmTable) resolve(r inbound, errorType bool) {
 	from, err := jid.Parse(r.From)
 	if err != nil {
@@ -123,7 +232,9 @@ func (t *confirmTable) resolve(r inbound, errorType bool) {
 	switch {
 	case r.Confirm != nil:
 		for p := range t.byTID[r.Confirm.ID] {
-			answered = append(answered, p)
+			if p.answers(r) {
+				answered = append(answered, p)
+			}
 		}
 	case denied:
 		if p := t.byID[r.ID]; p != nil {
@@ -156,9 +267,10 @@ func (c *Component) handleMessage(t xmlstream.TokenReadEncoder, start *xml.Start
 // Confirm asks req.JID (exactly as given) whether it made the request
 // (XEP-0070) and waits up to ReplyTimeout. It returns nil on accept,
 // auth.ErrDenied on deny or timeout, auth.ErrUnavailable when not
-// connected or when the connection drops meanwhile, and ctx's error when
-// ctx ends first. At most MaxPendingPerUser questions wait for one user
-// at a time; more are ErrUnavailable (retry later).
+// connected or when the connection drops meanwhile, auth.ErrTooMany when
+// the bounds on waiting questions (MaxPendingPerUser and the others) leave
+// no room for req's source, and ctx's error when ctx ends first (the
+// question is then withdrawn: a late answer changes nothing).
 func (c *Component) Confirm(ctx context.Context, req auth.ConfirmRequest) error {
 	if req.JID.Localpart() == "" || req.TransactionID == "" {
 		return fmt.Errorf("%w: confirm needs a user JID and a transaction id", auth.ErrDenied)
@@ -167,7 +279,11 @@ func (c *Component) Confirm(ctx context.Context, req auth.ConfirmRequest) error 
 	if !ok {
 		return fmt.Errorf("%w: xmpp not connected", auth.ErrUnavailable)
 	}
-	p := &pendingConfirm{to: req.JID, tid: req.TransactionID, id: randomID(), answer: make(chan error, 1)}
+	p := &pendingConfirm{
+		to: req.JID, user: req.JID.Bare().String(), tid: req.TransactionID,
+		method: req.Method, url: req.URL, source: req.Source,
+		id: randomID(), answer: make(chan error, 1),
+	}
 	// Registered before sending: the answer may arrive before Send returns.
 	if err := c.confirms.add(p); err != nil {
 		return err

@@ -267,7 +267,8 @@ func TestNotConnected(t *testing.T) {
 }
 
 // The confirmation cache in front of the real component: N concurrent
-// requests with one (JID, transaction id) cost one confirmation, and the
+// reads of one channel with one (JID, transaction id) cost one
+// confirmation, and the
 // pair stays confirmed afterwards.
 func TestConfirmCacheOneRoundTrip(t *testing.T) {
 	ctx := testContext(t)
@@ -280,7 +281,7 @@ func TestConfirmCacheOneRoundTrip(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs <- cached.Confirm(ctx, auth.ConfirmRequest{JID: client.JID(), TransactionID: "page-load", Method: "GET", URL: fmt.Sprintf("https://m/chan@localhost/thumb%d", i)})
+			errs <- cached.Confirm(ctx, auth.ConfirmRequest{JID: client.JID(), TransactionID: "page-load", Method: "GET", URL: fmt.Sprintf("https://m/chan@localhost/thumb%d", i), Channel: bare("chan@localhost")})
 		}()
 	}
 	wg.Wait()
@@ -290,7 +291,7 @@ func TestConfirmCacheOneRoundTrip(t *testing.T) {
 			t.Errorf("Confirm: %v", err)
 		}
 	}
-	if err := cached.Confirm(ctx, auth.ConfirmRequest{JID: client.JID(), TransactionID: "page-load", Method: "GET", URL: "https://m/late"}); err != nil {
+	if err := cached.Confirm(ctx, auth.ConfirmRequest{JID: client.JID(), TransactionID: "page-load", Method: "GET", URL: "https://m/chan@localhost/late", Channel: bare("chan@localhost")}); err != nil {
 		t.Errorf("remembered Confirm: %v", err)
 	}
 	if got := len(rec.Asked()); got != 1 {
@@ -493,39 +494,89 @@ func TestConfirmOtherReplyForms(t *testing.T) {
 	}
 }
 
-// Made-up transaction ids cannot flood one user: beyond MaxPendingPerUser
-// waiting questions the server says "retry later" instead of asking.
+// Made-up transaction ids from one source cannot flood one user: beyond
+// MaxPendingPerUserSource waiting questions that source is told to retry
+// later (ErrTooMany) instead of the user being asked.
 func TestConfirmFloodIsBounded(t *testing.T) {
 	t.Parallel() // mostly waiting for timeouts
 	ctx := testContext(t)
 	client, rec := newUser(t, stack.srv, "flooded", xmppclient.Ignore)
-	const extra = 5
-	results := make(chan error, xmppauth.MaxPendingPerUser+extra)
-	for i := 0; i < xmppauth.MaxPendingPerUser+extra; i++ {
+	const n = xmppauth.MaxPendingPerUser + 5
+	results := make(chan error, n)
+	for i := 0; i < n; i++ {
 		go func() {
-			results <- stack.short.Confirm(ctx, auth.ConfirmRequest{JID: client.JID(), TransactionID: fmt.Sprintf("flood-%d", i), Method: "GET", URL: "u"})
+			results <- stack.short.Confirm(ctx, auth.ConfirmRequest{JID: client.JID(), TransactionID: fmt.Sprintf("flood-%d", i), Method: "GET", URL: "u", Source: "198.51.100.1"})
 		}()
 	}
-	var unavailable, denied int
-	for i := 0; i < xmppauth.MaxPendingPerUser+extra; i++ {
+	var tooMany, denied int
+	for i := 0; i < n; i++ {
 		switch err := <-results; {
-		case errors.Is(err, auth.ErrUnavailable):
-			unavailable++
+		case errors.Is(err, auth.ErrTooMany):
+			tooMany++
 		case errors.Is(err, auth.ErrDenied):
 			denied++
 		default:
 			t.Errorf("Confirm = %v", err)
 		}
 	}
-	if unavailable != extra || denied != xmppauth.MaxPendingPerUser {
-		t.Errorf("%d refused, %d asked and timed out; want %d and %d", unavailable, denied, extra, xmppauth.MaxPendingPerUser)
+	if tooMany != n-xmppauth.MaxPendingPerUserSource || denied != xmppauth.MaxPendingPerUserSource {
+		t.Errorf("%d refused, %d asked and timed out; want %d and %d", tooMany, denied, n-xmppauth.MaxPendingPerUserSource, xmppauth.MaxPendingPerUserSource)
 	}
-	if n := len(rec.Asked()); n > xmppauth.MaxPendingPerUser {
-		t.Errorf("the user was asked %d times, bound %d", n, xmppauth.MaxPendingPerUser)
+	if n := len(rec.Asked()); n > xmppauth.MaxPendingPerUserSource {
+		t.Errorf("the user was asked %d times, bound %d from one source", n, xmppauth.MaxPendingPerUserSource)
 	}
 	// Once those have ended, the user can be asked again.
-	if err := stack.short.Confirm(ctx, auth.ConfirmRequest{JID: client.JID(), TransactionID: "after-flood", Method: "GET", URL: "u"}); !errors.Is(err, auth.ErrDenied) {
+	if err := stack.short.Confirm(ctx, auth.ConfirmRequest{JID: client.JID(), TransactionID: "after-flood", Method: "GET", URL: "u", Source: "198.51.100.1"}); !errors.Is(err, auth.ErrDenied) {
 		t.Errorf("after the flood: %v, want ErrDenied (asked, not answered)", err)
+	}
+}
+
+// A flood from many sources fills the user's bound, and the user's own
+// request from another source is still asked and answered at once: it
+// crowds out the oldest question of the biggest flooder, who gets
+// ErrTooMany.
+func TestConfirmFloodLeavesTheUserAQuestion(t *testing.T) {
+	ctx := testContext(t)
+	client, rec := newUser(t, stack.srv, "besieged", xmppclient.Ignore)
+	rec.mu.Lock()
+	rec.decide = func(req auth.ConfirmRequest) xmppclient.Answer {
+		if req.TransactionID == "mine" {
+			return xmppclient.Accept
+		}
+		return xmppclient.Ignore // a prompt nobody answers
+	}
+	rec.mu.Unlock()
+	floodCtx, stopFlood := context.WithCancel(ctx)
+	defer stopFlood()
+	const sources = xmppauth.MaxPendingPerUser/xmppauth.MaxPendingPerUserSource + 2
+	results := make(chan error, sources*xmppauth.MaxPendingPerUserSource)
+	for s := 0; s < sources; s++ {
+		for i := 0; i < xmppauth.MaxPendingPerUserSource; i++ {
+			go func() {
+				results <- stack.configured.Confirm(floodCtx, auth.ConfirmRequest{JID: client.JID(), TransactionID: fmt.Sprintf("siege-%d-%d", s, i), Method: "GET", URL: "u", Source: fmt.Sprintf("2001:db8:%d::/64", s)})
+			}()
+		}
+	}
+	// Wait until the user's bound is full.
+	deadline := time.Now().Add(10 * time.Second)
+	for len(rec.Asked()) < xmppauth.MaxPendingPerUser && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	started := time.Now()
+	err := stack.configured.Confirm(ctx, auth.ConfirmRequest{JID: client.JID(), TransactionID: "mine", Method: "GET", URL: "u", Source: "192.0.2.55"})
+	if err != nil {
+		t.Fatalf("the user's own request during the flood: %v", err)
+	}
+	t.Logf("the user's request was confirmed %s into a flood from %d sources", time.Since(started).Round(time.Millisecond), sources)
+	stopFlood()
+	var tooMany int
+	for i := 0; i < sources*xmppauth.MaxPendingPerUserSource; i++ {
+		if err := <-results; errors.Is(err, auth.ErrTooMany) {
+			tooMany++
+		}
+	}
+	if tooMany == 0 {
+		t.Error("no flooding request was told ErrTooMany")
 	}
 }
 

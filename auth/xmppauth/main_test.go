@@ -88,18 +88,23 @@ func runTests(m *testing.M) int {
 	return code
 }
 
-// recorder answers confirmation requests with a fixed answer and keeps
-// what was asked.
+// recorder answers confirmation requests with a fixed answer (or what
+// decide says, when set) and keeps what was asked.
 type recorder struct {
 	answer xmppclient.Answer
+	decide func(auth.ConfirmRequest) xmppclient.Answer
 	mu     sync.Mutex
 	asked  []auth.ConfirmRequest
 }
 
 func (r *recorder) Answer(req auth.ConfirmRequest) xmppclient.Answer {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	r.asked = append(r.asked, req)
+	decide := r.decide
+	r.mu.Unlock()
+	if decide != nil {
+		return decide(req)
+	}
 	return r.answer
 }
 

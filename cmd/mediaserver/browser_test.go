@@ -79,12 +79,12 @@ func startDemoStack(t *testing.T) *opsStack {
 	dir := t.TempDir()
 	cfg := configs.Default()
 	cfg.XMPP.ComponentJID = s.px.ComponentJID().String()
-	cfg.XMPP.ComponentSecret = s.px.ComponentSecret()
+	cfg.XMPP.Secret = s.px.ComponentSecret()
 	cfg.XMPP.ServerAddr = s.px.ComponentAddr()
 	cfg.XMPP.ChannelServer = s.px.ChannelServer().String()
 	cfg.XMPP.ReplyTimeout = 10 * time.Second
 	cfg.Storage.Disk.Root = filepath.Join(dir, "media")
-	cfg.Metadata.DSN = filepath.Join(dir, "media.db")
+	cfg.Metadata.SQLite.Path = filepath.Join(dir, "media.db")
 	cfg.Log.Format = "json"
 	cfg.Demo.Enabled = true
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -92,7 +92,9 @@ func startDemoStack(t *testing.T) *opsStack {
 		t.Fatal(err)
 	}
 	s.base = "http://" + ln.Addr().String()
-	cfg.HTTP.PublicURL = s.base
+	if err := cfg.Set("http.public_url", s.base); err != nil {
+		t.Fatal(err)
+	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}

@@ -68,7 +68,7 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 
 	cfg := configs.Default()
 	cfg.XMPP.ComponentJID = px.ComponentJID().String()
-	cfg.XMPP.ComponentSecret = px.ComponentSecret()
+	cfg.XMPP.Secret = px.ComponentSecret()
 	cfg.XMPP.ServerAddr = px.ComponentAddr()
 	cfg.XMPP.ChannelServer = px.ChannelServer().String()
 	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
@@ -79,7 +79,9 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	base := "http://" + ln.Addr().String()
-	cfg.HTTP.PublicURL = base
+	if err := cfg.Set("http.public_url", base); err != nil {
+		return err
+	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	a, err := buildApp(ctx, cfg, log)
 	if err != nil {
@@ -96,7 +98,7 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("the media component did not connect to Prosody: %w", err)
 	}
 	abs, _ := filepath.Abs(cfg.Storage.Disk.Root)
-	say("media server on %s (blobs in %s, metadata in %s), component %s connected", base, abs, cfg.Metadata.DSN, cfg.XMPP.ComponentJID)
+	say("media server on %s (blobs in %s, metadata in %s), component %s connected", base, abs, cfg.Metadata.SQLite.Path, cfg.XMPP.ComponentJID)
 
 	confirmed := make(chan auth.ConfirmRequest, 4)
 	client, err := xmppclient.Dial(ctx, xmppclient.Config{Addr: px.C2SAddr(), JID: user, Password: password},

@@ -40,7 +40,7 @@ const usage = `usage:
   mediaserver version                        print the version
   mediaserver check-config [--config FILE]   validate the configuration and exit non-zero on error
   mediaserver thumbnail [--box WxH]... IN OUT   make previews with the server's pipeline
-  mediaserver demo [--keep]                  start a local Prosody and the server, upload and preview an image
+  mediaserver demo [--once]                  start a local Prosody and the server, upload and preview an image
   mediaserver upload --jid JID --password P [--server host:port] [--url BASE] CHANNEL FILE...
                                              log in to XMPP, upload files (confirming over XEP-0070), print URLs
   mediaserver upload --xep0363 --jid JID --password P [--server host:port] [--component JID] FILE...
@@ -113,14 +113,21 @@ func loadConfig(name string, args []string, stderr io.Writer) (configs.Config, s
 	if fs.NArg() > 0 {
 		return configs.Config{}, "", fmt.Errorf("%s: unexpected argument %q", name, fs.Arg(0))
 	}
-	if *path == "" {
-		if _, err := os.Stat("mediaserver.yaml"); err == nil {
-			*path = "mediaserver.yaml"
-		}
-	}
-	cfg, err := configs.Load(*path, os.Environ())
+	cfg, err := configs.Load(configPath(*path), os.Environ())
 	if err != nil {
-		return cfg, *path, fmt.Errorf("configuration: %w", err)
+		return cfg, configPath(*path), fmt.Errorf("configuration: %w", err)
 	}
-	return cfg, *path, nil
+	return cfg, configPath(*path), nil
+}
+
+// configPath is the file given, else ./mediaserver.yaml when present,
+// else "" (the built-in defaults).
+func configPath(given string) string {
+	if given != "" {
+		return given
+	}
+	if _, err := os.Stat("mediaserver.yaml"); err == nil {
+		return "mediaserver.yaml"
+	}
+	return ""
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -32,8 +33,8 @@ func newMetrics(cfg configs.Config, component *xmppauth.Component) *metrics.Metr
 // outer one counts lookups, the inner one those that reached XMPP.
 func countedGuard(cfg configs.Config, m *metrics.Metrics, component *xmppauth.Component) *auth.Guard {
 	return &auth.Guard{
-		Channels:  m.ChannelCache(auth.NewChannelCache(m.Channels(component), cfg.XMPP.PermissionCacheTTL)),
-		Confirmer: m.ConfirmCache(auth.NewConfirmCache(m.Confirmer(component), cfg.XMPP.ConfirmCacheTTL)),
+		Channels:  m.ChannelCache(auth.NewChannelCache(m.Channels(component), cfg.Caches.PermissionTTL)),
+		Confirmer: m.ConfirmCache(auth.NewConfirmCache(m.Confirmer(component), cfg.Caches.ConfirmTTL)),
 	}
 }
 
@@ -101,13 +102,11 @@ func runHealthcheck(args []string, stdout, stderr io.Writer) error {
 	}
 	u := *target
 	if u == "" {
-		var loadArgs []string
-		if *path != "" {
-			loadArgs = []string{"--config", *path}
-		}
-		cfg, _, err := loadConfig("healthcheck", loadArgs, stderr)
+		// Only http.listen matters here: a setting serve would refuse has
+		// kept the server from running, which the check then reports.
+		cfg, err := configs.Read(configPath(*path), os.Environ())
 		if err != nil {
-			return err
+			return fmt.Errorf("configuration: %w", err)
 		}
 		u = healthURL(cfg.HTTP.Listen, *ready)
 	}

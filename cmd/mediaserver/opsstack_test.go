@@ -72,12 +72,12 @@ func startOpsStackWith(t *testing.T, opts localxmpp.Options) *opsStack {
 	dir := t.TempDir()
 	cfg := configs.Default()
 	cfg.XMPP.ComponentJID = px.ComponentJID().String()
-	cfg.XMPP.ComponentSecret = px.ComponentSecret()
+	cfg.XMPP.Secret = px.ComponentSecret()
 	cfg.XMPP.ServerAddr = px.ComponentAddr()
 	cfg.XMPP.ChannelServer = px.ChannelServer().String()
 	cfg.XMPP.ReplyTimeout = 10 * time.Second
 	cfg.Storage.Disk.Root = filepath.Join(dir, "media")
-	cfg.Metadata.DSN = filepath.Join(dir, "media.db")
+	cfg.Metadata.SQLite.Path = filepath.Join(dir, "media.db")
 	cfg.Log.Format = "json"
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -89,7 +89,9 @@ func startOpsStackWith(t *testing.T, opts localxmpp.Options) *opsStack {
 	}
 	s.base = "http://" + ln.Addr().String()
 	s.metricsURL = "http://" + mln.Addr().String() + "/metrics"
-	cfg.HTTP.PublicURL = s.base
+	if err := cfg.Set("http.public_url", s.base); err != nil {
+		t.Fatal(err)
+	}
 	cfg.Metrics.Listen = mln.Addr().String()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)

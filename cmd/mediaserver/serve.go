@@ -26,18 +26,14 @@ import (
 )
 
 func runServe(args []string, stderr io.Writer) error {
-	cfg, path, err := loadConfig("serve", args, stderr)
-	if err != nil {
-		return err
-	}
-	log := newLogger(cfg.Log, stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	a, err := buildApp(ctx, cfg, log)
+	a, path, err := loadApp(ctx, args, stderr)
 	if err != nil {
 		return err
 	}
 	defer a.close()
+	cfg, log := a.cfg, a.log
 	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -54,6 +50,18 @@ func runServe(args []string, stderr io.Writer) error {
 	log.Info("mediaserver starting", "version", versionString(), "config", path, "listen", ln.Addr().String(),
 		"storage", cfg.Storage.Backend, "metadata", cfg.Metadata.Driver, "component", cfg.XMPP.ComponentJID)
 	return a.serve(ctx, ln)
+}
+
+// loadApp is serve up to listening: the configuration of its arguments
+// (see loadConfig) and the pieces wired from it. It returns the file's
+// path, "" for none.
+func loadApp(ctx context.Context, args []string, stderr io.Writer) (*app, string, error) {
+	cfg, path, err := loadConfig("serve", args, stderr)
+	if err != nil {
+		return nil, path, err
+	}
+	a, err := buildApp(ctx, cfg, newLogger(cfg.Log, stderr))
+	return a, path, err
 }
 
 func newLogger(cfg configs.Log, w io.Writer) *slog.Logger {
@@ -83,18 +91,13 @@ func buildApp(ctx context.Context, cfg configs.Config, log *slog.Logger) (*app, 
 	var blobs storage.Blobs
 	switch cfg.Storage.Backend {
 	case "s3":
-		s3cfg := s3store.Config{
-			Bucket: cfg.Storage.S3.Bucket, Region: cfg.Storage.S3.Region, Endpoint: cfg.Storage.S3.Endpoint,
-			Prefix: cfg.Storage.S3.Prefix, PathStyle: cfg.Storage.S3.PathStyle,
-			AccessKeyID: cfg.Storage.S3.AccessKeyID, SecretAccessKey: cfg.Storage.S3.SecretAccessKey,
-		}
-		s, err := s3store.New(ctx, s3cfg)
+		s, err := s3store.New(ctx, cfg.Storage.S3)
 		if err != nil {
 			return nil, fmt.Errorf("s3 storage: %w", err)
 		}
 		blobs = s
 	default:
-		s, err := disk.New(disk.Config{Root: cfg.Storage.Disk.Root})
+		s, err := disk.New(cfg.Storage.Disk)
 		if err != nil {
 			return nil, fmt.Errorf("disk storage: %w", err)
 		}
@@ -104,26 +107,21 @@ func buildApp(ctx context.Context, cfg configs.Config, log *slog.Logger) (*app, 
 	var err error
 	switch cfg.Metadata.Driver {
 	case "postgres":
-		a.meta, err = postgres.Open(ctx, postgres.Config{DSN: cfg.Metadata.DSN})
+		a.meta, err = postgres.Open(ctx, cfg.Metadata.Postgres)
 	default:
-		a.meta, err = sqlite.Open(ctx, sqlite.Config{Path: cfg.Metadata.DSN})
+		a.meta, err = sqlite.Open(ctx, cfg.Metadata.SQLite)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("metadata: %w", err)
 	}
 
-	tcfg := transform.DefaultConfig()
-	tcfg.MaxPixels = cfg.Limits.MaxImagePixels
-	images, err := transform.New(tcfg)
+	images, err := transform.New(cfg.Images)
 	if err != nil {
 		a.close()
 		return nil, err
 	}
 
-	a.component, err = xmppauth.New(xmppauth.Config{
-		ComponentJID: cfg.XMPP.ComponentJID, Secret: cfg.XMPP.ComponentSecret, ServerAddr: cfg.XMPP.ServerAddr,
-		ChannelServer: cfg.XMPP.ChannelServer, PublicURL: cfg.HTTP.PublicURL, ReplyTimeout: cfg.XMPP.ReplyTimeout,
-	}, log.With("part", "xmpp"))
+	a.component, err = xmppauth.New(cfg.XMPP, log.With("part", "xmpp"))
 	if err != nil {
 		a.close()
 		return nil, fmt.Errorf("xmpp: %w", err)
@@ -133,7 +131,7 @@ func buildApp(ctx context.Context, cfg configs.Config, log *slog.Logger) (*app, 
 
 	// Videos get posters and previews where ffmpeg is installed; without
 	// it they are stored and served as plain files.
-	posters, err := poster.New(poster.Config{MaxPixels: cfg.Limits.MaxImagePixels})
+	posters, err := poster.New(cfg.Posters)
 	if err != nil {
 		log.Warn("videos will have no previews", "err", err)
 		posters = nil
@@ -145,24 +143,7 @@ func buildApp(ctx context.Context, cfg configs.Config, log *slog.Logger) (*app, 
 		return nil, err
 	}
 
-	scfg := mediasvc.DefaultConfig()
-	scfg.PublicURL = cfg.HTTP.PublicURL
-	scfg.MaxUploadBytes = cfg.Limits.MaxUploadBytes
-	scfg.MaxConcurrentUploads = cfg.Limits.MaxConcurrentUpld
-	scfg.AvatarsPublic = cfg.Avatars.Public
-	scfg.PublicMaxAge = cfg.HTTP.PublicMaxAge
-	scfg.CORSOrigins = cfg.HTTP.CORSOrigins
-	scfg.AbandonAfter = cfg.Uploads.AbandonAfter
-	scfg.PreviewSizes = nil
-	for _, s := range cfg.Previews.Sizes {
-		b, err := transform.ParseBox(s)
-		if err != nil {
-			a.close()
-			return nil, err
-		}
-		scfg.PreviewSizes = append(scfg.PreviewSizes, b)
-	}
-	a.svc, err = mediasvc.New(scfg, mediasvc.Deps{
+	a.svc, err = mediasvc.New(cfg.Media, mediasvc.Deps{
 		Blobs: blobs, Metadata: a.meta, Auth: guard, Images: images, Posters: posters, Log: log, Metrics: a.metrics,
 		Demo: demoPage(cfg), Slots: slots,
 		Ready: func(context.Context) error {
@@ -195,14 +176,9 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 	xmppDone := make(chan error, 1)
 	go func() { xmppDone <- a.component.Run(xmppCtx) }()
 
-	srv := a.svc.HTTPServer(mediasvc.Timeouts{
-		ReadHeader: a.cfg.HTTP.ReadHeaderTimeout,
-		BodyIdle:   a.cfg.HTTP.BodyIdleTimeout,
-		WriteIdle:  a.cfg.HTTP.WriteIdleTimeout,
-		Idle:       a.cfg.HTTP.IdleTimeout,
-	})
-	if a.cfg.Uploads.AbandonAfter > 0 {
-		go a.svc.RunJanitor(xmppCtx, a.cfg.Uploads.AbandonAfter)
+	srv := a.svc.HTTPServer(a.cfg.Timeouts)
+	if a.cfg.Media.AbandonAfter > 0 {
+		go a.svc.RunJanitor(xmppCtx, a.cfg.Media.AbandonAfter)
 	}
 	a.startUploadExpiry(xmppCtx)
 	served := make(chan error, 1)

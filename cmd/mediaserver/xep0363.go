@@ -22,7 +22,7 @@ func (a *app) uploadService(ctx context.Context) (*httpupload.Service, error) {
 	}
 	// Slot URLs must be absolute; without a public URL they name the
 	// listening address, which suits a local or test set-up only.
-	base := a.cfg.HTTP.PublicURL
+	base := a.cfg.Media.PublicURL
 	if base == "" {
 		base = "http://" + a.cfg.HTTP.Listen
 		a.log.Warn("upload: http.public_url is empty; slot URLs name the listening address", "base", base)

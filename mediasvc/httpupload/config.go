@@ -9,37 +9,37 @@ import (
 	"mellium.im/xmpp/jid"
 )
 
-// Config is the upload.* section of CONFIG.md. The key tags are the YAML
-// keys; package configs maps the section onto this struct as it is.
+// Config is the upload.* section of CONFIG.md; package configs maps the
+// keys onto its fields (upload.quota.* onto Quota).
 type Config struct {
 	// Enabled makes the component a XEP-0363 upload service.
-	Enabled bool `key:"enabled"`
+	Enabled bool
 	// Domains are the JID domains whose users may upload; empty: the XMPP
 	// server's own domain (the component JID without its first label).
-	Domains []string `key:"domains"`
+	Domains []string
 	// MaxFileSize bounds one file; announced in disco#info.
-	MaxFileSize int64 `key:"max_file_size"`
+	MaxFileSize int64
 	// SlotTTL is how long a signed PUT URL stays valid.
-	SlotTTL time.Duration `key:"slot_ttl"`
+	SlotTTL time.Duration
 	// Secret is the HMAC key of PUT URLs, shared by every server behind
 	// one address; empty: generated once and kept in the metadata store,
 	// which those servers share anyway.
-	Secret string `key:"secret"`
+	Secret string
 	// ExpireAfter removes uploads (and their previews) older than this;
 	// zero keeps them.
-	ExpireAfter time.Duration `key:"expire_after"`
-	Quota       Quota         `key:"quota"`
+	ExpireAfter time.Duration
+	Quota       Quota
 }
 
 // Quota bounds stored bytes; zero fields are no limit. Uploads in flight
 // count with their announced size.
 type Quota struct {
 	// UserDailyBytes bounds what one user (bare JID) uploads per UTC day.
-	UserDailyBytes int64 `key:"user_daily_bytes"`
+	UserDailyBytes int64
 	// UserTotalBytes bounds what one user keeps stored.
-	UserTotalBytes int64 `key:"user_total_bytes"`
+	UserTotalBytes int64
 	// TotalBytes bounds what all users keep stored.
-	TotalBytes int64 `key:"total_bytes"`
+	TotalBytes int64
 }
 
 // DefaultConfig is the upload section of CONFIG.md's defaults.

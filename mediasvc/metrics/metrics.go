@@ -98,7 +98,7 @@ func New(opts Options) *Metrics {
 	}, []string{"when", "result"})
 	m.confirms = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: Namespace, Subsystem: "xmpp", Name: "confirmations_total",
-		Help: "XEP-0070 confirmations asked of users, by outcome: accepted, denied, timeout, unavailable, abandoned (the HTTP client left), error.",
+		Help: "XEP-0070 confirmations asked of users, by outcome: accepted, denied, timeout, unavailable, too_many (the requester's bound of waiting questions was full), abandoned (the HTTP client left), error.",
 	}, []string{"outcome"})
 	m.confirmTime = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Namespace: Namespace, Subsystem: "xmpp", Name: "confirmation_duration_seconds",
@@ -230,13 +230,15 @@ func (c confirmCounter) Confirm(ctx context.Context, req auth.ConfirmRequest) er
 		outcome = "denied"
 	case errors.Is(err, auth.ErrUnavailable):
 		outcome = "unavailable"
+	case errors.Is(err, auth.ErrTooMany):
+		outcome = "too_many"
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		outcome = "abandoned"
 	default:
 		outcome = "error"
 	}
 	c.m.confirms.WithLabelValues(outcome).Inc()
-	if outcome != "unavailable" && outcome != "abandoned" {
+	if outcome != "unavailable" && outcome != "abandoned" && outcome != "too_many" {
 		c.m.confirmTime.Observe(d.Seconds())
 	}
 	return err

@@ -111,7 +111,7 @@ func TestConfirmOutcomesAndCacheHits(t *testing.T) {
 	users.Accept("alice@example.com/phone", "t1")
 	confirmer := m.ConfirmCache(auth.NewConfirmCache(m.Confirmer(users), time.Minute))
 	req := func(j, tid string) auth.ConfirmRequest {
-		return auth.ConfirmRequest{JID: jid.MustParse(j), TransactionID: tid, Method: "GET", URL: "http://x/"}
+		return auth.ConfirmRequest{JID: jid.MustParse(j), TransactionID: tid, Method: "GET", URL: "http://x/c@x/1", Channel: jid.MustParse("c@x")}
 	}
 	ctx := context.Background()
 	// Thirty thumbnails with one auth value: one question, 29 hits.

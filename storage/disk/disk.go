@@ -27,6 +27,9 @@ type Config struct {
 	Root string // directory holding the blobs; created if missing
 }
 
+// DefaultConfig keeps blobs under ./data/media (storage.disk.root).
+func DefaultConfig() Config { return Config{Root: "./data/media"} }
+
 // Validate reports a configuration that cannot work.
 func (c Config) Validate() error {
 	if c.Root == "" {

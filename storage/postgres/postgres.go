@@ -58,8 +58,27 @@ type Config struct {
 	// of CPUs if greater) unless the DSN sets pool_max_conns.
 	MaxConns int
 	// ConnectTimeout bounds one connection attempt when the DSN does not
-	// set connect_timeout. Zero means 5s.
+	// set connect_timeout. Zero means the default's.
 	ConnectTimeout time.Duration
+}
+
+// DefaultConfig has no DSN: there is no database to assume.
+func DefaultConfig() Config { return Config{ConnectTimeout: 5 * time.Second} }
+
+// Validate reports a configuration that cannot work, without connecting.
+func (c Config) Validate() error {
+	if c.DSN == "" {
+		// pgx would fall back to PG* variables and localhost: a surprise.
+		return errors.New("postgres: a DSN is needed")
+	}
+	if _, err := pgxpool.ParseConfig(c.DSN); err != nil {
+		// The message may contain the DSN's password; pgx redacts it.
+		return fmt.Errorf("postgres: %w", err)
+	}
+	if c.MaxConns < 0 || c.ConnectTimeout < 0 {
+		return errors.New("postgres: max conns and connect timeout must not be negative")
+	}
+	return nil
 }
 
 // migrationLock is the advisory lock key pair (two int4 keys, a space of
@@ -78,9 +97,11 @@ var _ storage.Metadata = (*Store)(nil)
 
 // Open connects to the database and brings its schema up to date.
 func Open(ctx context.Context, cfg Config) (*Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("open postgres metadata: %w", err)
+	}
 	pcfg, err := pgxpool.ParseConfig(cfg.DSN)
 	if err != nil {
-		// The message may contain the DSN's password; pgx redacts it.
 		return nil, fmt.Errorf("open postgres metadata: %w", err)
 	}
 	if cfg.MaxConns > 0 {
@@ -88,8 +109,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	if pcfg.ConnConfig.ConnectTimeout == 0 {
 		pcfg.ConnConfig.ConnectTimeout = cfg.ConnectTimeout
-		if pcfg.ConnConfig.ConnectTimeout <= 0 {
-			pcfg.ConnConfig.ConnectTimeout = 5 * time.Second
+		if pcfg.ConnConfig.ConnectTimeout == 0 {
+			pcfg.ConnConfig.ConnectTimeout = DefaultConfig().ConnectTimeout
 		}
 	}
 	// A broken idle connection is noticed by the ping pgxpool sends before

@@ -19,8 +19,9 @@ const (
 )
 
 // Part size limits. S3 refuses parts under 5 MiB (except the last); the upper
-// bound is ours: an upload holds up to partBuffers parts in memory, so the
-// part size is what bounds memory per upload.
+// bound is ours: an upload holds the part it is reading and up to
+// partsInFlight parts being sent, so the part size is what bounds memory
+// per upload.
 const (
 	MinPartSize = 5 << 20
 	MaxPartSize = 64 << 20
@@ -59,6 +60,10 @@ type Config struct {
 	// by a few parts.
 	PartSize int64
 }
+
+// DefaultConfig is the zero Config with the defaults above; it has no
+// bucket, which must be given.
+func DefaultConfig() Config { return Config{}.WithDefaults() }
 
 // WithDefaults returns c with its zero fields set to the defaults.
 func (c Config) WithDefaults() Config {

@@ -49,10 +49,30 @@ type Config struct {
 	// Path of the database file; its directory is created if missing.
 	Path string
 	// BusyTimeout is how long a statement waits for a lock held by another
-	// process before failing with storage.ErrUnavailable. Zero means 5s.
+	// process before failing with storage.ErrUnavailable. Zero means the
+	// default's.
 	BusyTimeout time.Duration
-	// MaxReaders bounds the read connections. Zero means 4.
+	// MaxReaders bounds the read connections. Zero means the default's.
 	MaxReaders int
+}
+
+// DefaultConfig keeps the database in ./data/media.db (metadata.dsn).
+func DefaultConfig() Config {
+	return Config{Path: "./data/media.db", BusyTimeout: 5 * time.Second, MaxReaders: 4}
+}
+
+// Validate reports a configuration that cannot work.
+func (c Config) Validate() error {
+	if c.Path == "" || c.Path == ":memory:" {
+		return fmt.Errorf("sqlite: a file path is needed (got %q)", c.Path)
+	}
+	if strings.ContainsRune(c.Path, '?') {
+		return fmt.Errorf("sqlite %s: the path may not contain '?'", c.Path)
+	}
+	if c.BusyTimeout < 0 || c.MaxReaders < 0 {
+		return errors.New("sqlite: busy timeout and max readers must not be negative")
+	}
+	return nil
 }
 
 // Store is the SQLite metadata store.
@@ -67,11 +87,8 @@ var _ storage.Metadata = (*Store)(nil)
 // Open opens (creating if needed) the database at cfg.Path and brings its
 // schema up to date.
 func Open(ctx context.Context, cfg Config) (*Store, error) {
-	if cfg.Path == "" || cfg.Path == ":memory:" {
-		return nil, fmt.Errorf("open sqlite metadata: a file path is needed (got %q)", cfg.Path)
-	}
-	if strings.ContainsRune(cfg.Path, '?') {
-		return nil, fmt.Errorf("open sqlite metadata %s: the path may not contain '?'", cfg.Path)
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("open sqlite metadata: %w", err)
 	}
 	path, err := filepath.Abs(cfg.Path)
 	if err != nil {
@@ -80,13 +97,12 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("open sqlite metadata %s: %w", path, err)
 	}
-	busy := cfg.BusyTimeout
-	if busy <= 0 {
-		busy = 5 * time.Second
+	busy, readers := cfg.BusyTimeout, cfg.MaxReaders
+	if busy == 0 {
+		busy = DefaultConfig().BusyTimeout
 	}
-	readers := cfg.MaxReaders
-	if readers <= 0 {
-		readers = 4
+	if readers == 0 {
+		readers = DefaultConfig().MaxReaders
 	}
 
 	pragmas := url.Values{}

@@ -106,6 +106,10 @@ type Decoder struct {
 func (d *Decoder) Width() int  { return d.width }
 func (d *Decoder) Height() int { return d.height }
 
+// Sampling is how many luma samples there are per chroma sample across and
+// down (2, 2 for 4:2:0; 1, 1 for 4:4:4 and for grayscale).
+func (d *Decoder) Sampling() (h, v int) { return d.hmax, d.vmax }
+
 // Progressive reports whether the file is progressive.
 func (d *Decoder) Progressive() bool { return d.progressive }
 

@@ -65,6 +65,31 @@ func PSNR(a, b image.Image) (float64, error) {
 	return 10 * math.Log10(255*255/mse), nil
 }
 
+// PSNRRGB returns the peak signal-to-noise ratio over R, G and B together
+// in dB (+Inf when identical), alpha ignored: unlike PSNR it sees colour
+// errors that leave the luma alone (a wrong chroma range or colour profile).
+func PSNRRGB(a, b image.Image) (float64, error) {
+	ab, bb := a.Bounds(), b.Bounds()
+	if ab.Dx() != bb.Dx() || ab.Dy() != bb.Dy() {
+		return 0, fmt.Errorf("psnr: sizes differ: %v vs %v", ab.Size(), bb.Size())
+	}
+	mse := 0.0
+	for y := 0; y < ab.Dy(); y++ {
+		for x := 0; x < ab.Dx(); x++ {
+			r1, g1, b1, _ := a.At(ab.Min.X+x, ab.Min.Y+y).RGBA()
+			r2, g2, b2, _ := b.At(bb.Min.X+x, bb.Min.Y+y).RGBA()
+			for _, d := range [3]float64{float64(r1>>8) - float64(r2>>8), float64(g1>>8) - float64(g2>>8), float64(b1>>8) - float64(b2>>8)} {
+				mse += d * d
+			}
+		}
+	}
+	mse /= float64(3 * ab.Dx() * ab.Dy())
+	if mse == 0 {
+		return math.Inf(1), nil
+	}
+	return 10 * math.Log10(255*255/mse), nil
+}
+
 // luma is BT.601 luma in 0..255, alpha ignored.
 func luma(img image.Image) []float64 {
 	b := img.Bounds()

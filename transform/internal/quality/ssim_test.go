@@ -40,3 +40,22 @@ func TestSSIMAndPSNR(t *testing.T) {
 		t.Error("SSIM of different sizes: want an error")
 	}
 }
+
+func TestPSNRRGBSeesChroma(t *testing.T) {
+	// Same luma (BT.601), different colour: PSNR cannot tell, PSNRRGB can.
+	a := image.NewRGBA(image.Rect(0, 0, 8, 8))
+	b := image.NewRGBA(a.Rect)
+	for i := 0; i < len(a.Pix); i += 4 {
+		copy(a.Pix[i:], []uint8{150, 100, 100, 255})
+		copy(b.Pix[i:], []uint8{100, 124, 111, 255})
+	}
+	if p, _ := PSNR(a, b); p < 40 {
+		t.Fatalf("test colours should share their luma: PSNR %v", p)
+	}
+	if p, _ := PSNRRGB(a, b); p > 25 {
+		t.Errorf("PSNRRGB of different colours = %v dB, want low", p)
+	}
+	if p, _ := PSNRRGB(a, a); !math.IsInf(p, 1) {
+		t.Errorf("PSNRRGB(identical) = %v, want +Inf", p)
+	}
+}
