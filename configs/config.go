@@ -583,6 +583,11 @@ func (c Config) Validate() error {
 	part("", c.XMPP.Validate()) // its messages name the xmpp.* keys
 	part("images (limits)", c.Images.Validate())
 	part("", c.Upload.Validate()) // its messages name the upload.* keys
+	if c.Upload.Enabled && len(c.Upload.Domains) == 0 {
+		if _, err := httpupload.DefaultDomain(c.XMPP.ComponentJID); err != nil {
+			bad("upload.domains", "%v", err)
+		}
+	}
 	switch c.Storage.Backend {
 	case "disk":
 		part("storage.disk", c.Storage.Disk.Validate())

@@ -37,6 +37,18 @@ const PathPrefix = "/upload/"
 // secretName is the metadata store's name for a generated key.
 const secretName = "xep0363-put-hmac"
 
+// DefaultDomain is the domain whose users may upload when upload.domains
+// is empty: the component's domain without its first label, the XMPP
+// server's own domain for a component named as XEP-0363 suggests
+// (media.example.com serves example.com).
+func DefaultDomain(component string) (string, error) {
+	_, parent, ok := strings.Cut(strings.ToLower(component), ".")
+	if !ok || parent == "" {
+		return "", fmt.Errorf("component JID %q is not a subdomain: set upload.domains", component)
+	}
+	return parent, nil
+}
+
 // Entity is the entity every upload is stored under. It is the same for
 // every server, whatever its component JID (each server of a scaled-out
 // deployment has its own), so that any server finds any upload; the
@@ -100,9 +112,9 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		s.domains[strings.ToLower(d)] = true
 	}
 	if len(s.domains) == 0 {
-		parent, ok := strings.CutPrefix(comp.Domainpart(), strings.SplitN(comp.Domainpart(), ".", 2)[0]+".")
-		if !ok || parent == "" {
-			return nil, fmt.Errorf("httpupload: component JID %q is not a subdomain; set upload.domains", comp)
+		parent, err := DefaultDomain(comp.Domainpart())
+		if err != nil {
+			return nil, fmt.Errorf("httpupload: %w", err)
 		}
 		s.domains[parent] = true
 	}
