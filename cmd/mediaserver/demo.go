@@ -99,6 +99,9 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	}
 	abs, _ := filepath.Abs(cfg.Storage.Disk.Root)
 	say("media server on %s (blobs in %s, metadata in %s), component %s connected", base, abs, cfg.Metadata.SQLite.Path, cfg.XMPP.ComponentJID)
+	if err := demoXEP0363(ctx, px.C2SAddr(), user, password, say); err != nil { // demo_xep0363.go
+		return err
+	}
 
 	confirmed := make(chan auth.ConfirmRequest, 4)
 	client, err := xmppclient.Dial(ctx, xmppclient.Config{Addr: px.C2SAddr(), JID: user, Password: password},
@@ -153,12 +156,8 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 		resp.Body.Close()
 		say("the same file without credentials: %d %s (the channel is private)", resp.StatusCode, http.StatusText(resp.StatusCode))
 	}
-	shared, err := demoXEP0363(ctx, client, demoPhoto(1600, 1200), say) // demo_xep0363.go
-	if err != nil {
-		return err
-	}
-	say("try it:\n  curl -s '%s?auth=%s' | head -c 300; echo\n  curl -so preview.jpg '%s&auth=%s'\n  curl -so shared-preview.jpg '%s?maxwidth=240&maxheight=320'",
-		channelURL, authParam, previewURL, authParam, shared)
+	say("try it:\n  curl -s '%s?auth=%s' | head -c 300; echo\n  curl -so preview.jpg '%s&auth=%s'",
+		channelURL, authParam, previewURL, authParam)
 	if *once {
 		return nil
 	}
