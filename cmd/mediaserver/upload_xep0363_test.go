@@ -147,7 +147,7 @@ func TestXEP0363VersusChannelAPI(t *testing.T) {
 	// Warm up both (permission cache, connections), then alternate.
 	viaChannel()
 	viaSlot()
-	const rounds = 5
+	const rounds = 9
 	var channelTimes, slotTimes []time.Duration
 	for i := 0; i < rounds; i++ {
 		start := time.Now()
