@@ -26,6 +26,7 @@ import (
 
 	"github.com/xmppmedia/mediaserver/auth/xmppauth"
 	"github.com/xmppmedia/mediaserver/mediasvc"
+	"github.com/xmppmedia/mediaserver/mediasvc/httpupload"
 	"github.com/xmppmedia/mediaserver/storage/disk"
 	"github.com/xmppmedia/mediaserver/storage/postgres"
 	"github.com/xmppmedia/mediaserver/storage/s3store"
@@ -54,6 +55,7 @@ type Config struct {
 	Log      Log
 	Metrics  Metrics
 	Demo     Demo
+	Upload   httpupload.Config
 }
 
 // HTTP is where the API listens and how long a shutdown may take.
@@ -157,6 +159,16 @@ func (c *Config) keys() []key {
 		k("uploads.abandon_after", &c.Media.AbandonAfter),
 		k("metrics.listen", &c.Metrics.Listen),
 		k("demo.enabled", &c.Demo.Enabled),
+
+		k("upload.enabled", &c.Upload.Enabled),
+		k("upload.domains", &c.Upload.Domains),
+		k("upload.max_file_size", &c.Upload.MaxFileSize),
+		k("upload.slot_ttl", &c.Upload.SlotTTL),
+		k("upload.secret", &c.Upload.Secret),
+		k("upload.expire_after", &c.Upload.ExpireAfter),
+		k("upload.quota.user_daily_bytes", &c.Upload.Quota.UserDailyBytes),
+		k("upload.quota.user_total_bytes", &c.Upload.Quota.UserTotalBytes),
+		k("upload.quota.total_bytes", &c.Upload.Quota.TotalBytes),
 	}
 }
 
@@ -173,6 +185,7 @@ func Default() Config {
 		Metadata: Metadata{Driver: "sqlite", SQLite: sqlite.DefaultConfig(), Postgres: postgres.DefaultConfig()},
 		Images:   transform.DefaultConfig(),
 		Log:      Log{Format: "text", Level: "info"},
+		Upload:   httpupload.DefaultConfig(),
 	}
 	for _, k := range c.keys() {
 		k.spread()
@@ -572,6 +585,12 @@ func (c Config) Validate() error {
 	part("media service (http, limits, previews, avatars, uploads)", c.Media.Validate())
 	part("", c.XMPP.Validate()) // its messages name the xmpp.* keys
 	part("images (limits)", c.Images.Validate())
+	part("", c.Upload.Validate()) // its messages name the upload.* keys
+	if c.Upload.Enabled && len(c.Upload.Domains) == 0 {
+		if _, err := httpupload.DefaultDomain(c.XMPP.ComponentJID); err != nil {
+			bad("upload.domains", "%v", err)
+		}
+	}
 	switch c.Storage.Backend {
 	case "disk":
 		part("storage.disk", c.Storage.Disk.Validate())

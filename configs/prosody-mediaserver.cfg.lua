@@ -22,8 +22,15 @@
 -- is harmless (Prosody merges the declarations).
 VirtualHost "example.com"
 
--- The media server itself: asks users to confirm requests (XEP-0070) and
--- answers disco#info with the API endpoint (http.public_url).
+-- The media server itself: asks users to confirm requests (XEP-0070),
+-- answers disco#info with the API endpoint (http.public_url), and is the
+-- domain's XEP-0363 upload service (upload.enabled, on by default) that
+-- Conversations, Dino, Gajim, Monal and Movim share files through.
+-- Prosody lists a component that is a subdomain of the VirtualHost in the
+-- host's disco#items by itself, which is how those clients find it: no
+-- disco_items entry is needed. Do not also load mod_http_file_share (or
+-- the older mod_http_upload) for this host: a client takes the first
+-- upload service it finds (docs/operations.md).
 Component "media.example.com"
 	component_secret = "change-me-to-a-long-random-secret"
 

@@ -61,6 +61,12 @@ func (s *Server) CleanAbandoned(ctx context.Context) (int, error) {
 // RunJanitor calls CleanAbandoned every interval until ctx ends, so that
 // what an outage left behind goes once the store is back.
 func (s *Server) RunJanitor(ctx context.Context, every time.Duration) {
+	s.repeat(ctx, every, "janitor", s.CleanAbandoned)
+}
+
+// repeat runs a clean-up job (what, returning how many things it removed)
+// every interval until ctx ends, logging what it did.
+func (s *Server) repeat(ctx context.Context, every time.Duration, what string, job func(context.Context) (int, error)) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -68,10 +74,10 @@ func (s *Server) RunJanitor(ctx context.Context, every time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if n, err := s.CleanAbandoned(ctx); err != nil {
-				s.log.Warn("janitor", "removed", n, "err", err)
+			if n, err := job(ctx); err != nil {
+				s.log.Warn(what, "removed", n, "err", err)
 			} else if n > 0 {
-				s.log.Info("janitor removed abandoned uploads", "removed", n)
+				s.log.Info(what+" removed items", "removed", n)
 			}
 		}
 	}

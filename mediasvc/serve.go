@@ -29,6 +29,12 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	return s.serveMedia(w, r, it, dec)
+}
+
+// serveMedia sends an item's file, or with maxwidth/maxheight a preview,
+// once the caller has decided the requester may read it.
+func (s *Server) serveMedia(w http.ResponseWriter, r *http.Request, it cachedItem, dec auth.Decision) error {
 	q := r.URL.Query()
 	if q.Has("maxwidth") || q.Has("maxheight") {
 		box, err := requestedBox(q.Get("maxwidth"), q.Get("maxheight"))

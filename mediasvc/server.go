@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/xmppmedia/mediaserver/auth"
+	"github.com/xmppmedia/mediaserver/mediasvc/httpupload"
 	"github.com/xmppmedia/mediaserver/storage"
 	"github.com/xmppmedia/mediaserver/transform"
 	"github.com/xmppmedia/mediaserver/transform/poster"
@@ -46,6 +47,9 @@ type Deps struct {
 	// Demo, when set, is served at /demo/ (the page of package
 	// mediasvc/demo); unset, /demo/ is 404.
 	Demo http.Handler
+	// Slots, when set, makes the server the HTTP side of the XEP-0363
+	// upload service (xep0363.go); unset, its routes are 404.
+	Slots *httpupload.Service
 }
 
 // Metrics receives what the server observes. Implementations must be
@@ -84,6 +88,7 @@ type Server struct {
 	ready    func(ctx context.Context) error
 	metrics  Metrics
 	demo     http.Handler
+	slots    *httpupload.Service
 	boxes    []transform.Box // the bounded set of preview boxes, smallest first
 	upload   []transform.Box // boxes made at upload
 	uploads  chan struct{}   // upload slots
@@ -117,6 +122,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		ready:   deps.Ready,
 		metrics: deps.Metrics,
 		demo:    deps.Demo,
+		slots:   deps.Slots,
 		uploads: make(chan struct{}, cfg.MaxConcurrentUploads),
 		now:     func() time.Time { return time.Now().UTC() },
 	}
@@ -154,6 +160,7 @@ func (s *Server) Handler() http.Handler {
 	r.Handle("/demo/", demoPage)
 	r.Handle("/demo/{file}", demoPage)
 
+	s.uploadRoutes(r)
 	r.Route("/{entity}", func(r chi.Router) {
 		r.Get("/", s.handle(s.list))
 		r.Post("/", s.handle(s.uploadMedia))

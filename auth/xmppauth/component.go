@@ -135,6 +135,8 @@ type Component struct {
 	discovery     singleflight.Group
 	discoveryMu   sync.Mutex
 	discoveredFor map[string]discovered // domain → channel server
+
+	slots SlotService // nil: not an upload service (upload.go)
 }
 
 // New checks cfg and returns a component that is not yet connected.
@@ -400,6 +402,7 @@ func (c *Component) info() discoInfoQuery {
 			{Var: "endpoint", Type: "text-single", Values: []string{c.cfg.PublicURL}},
 		}}}
 	}
+	c.addUploadInfo(&q)
 	return q
 }
 
@@ -438,6 +441,8 @@ func (c *Component) handleIQ(t xmlstream.TokenReadEncoder, start *xml.StartEleme
 			c.writeIQResult(t, iq, discoItemsQuery{})
 		case payload.Name == xml.Name{Space: NSPing, Local: "ping"}:
 			c.writeIQResult(t, iq, nil)
+		case payload.Name == xml.Name{Space: NSHTTPUpload, Local: "request"}:
+			c.answerSlot(t, iq, payload)
 		default:
 			c.writeIQError(t, iq, stanza.ServiceUnavailable)
 		}

@@ -95,6 +95,9 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	}
 	abs, _ := filepath.Abs(cfg.Storage.Disk.Root)
 	say("media server on %s (blobs in %s, metadata in %s), component %s connected", base, abs, cfg.Metadata.SQLite.Path, cfg.XMPP.ComponentJID)
+	if err := demoXEP0363(ctx, px.C2SAddr(), user, password, say); err != nil { // demo_xep0363.go
+		return err
+	}
 
 	confirmed := make(chan auth.ConfirmRequest, 4)
 	client, err := mediaclient.Dial(ctx, mediaclient.Config{

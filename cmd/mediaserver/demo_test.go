@@ -22,6 +22,8 @@ func TestDemo(t *testing.T) {
 		`uploaded a 1600x1200 photo: 201 \{"id":"[A-Za-z0-9]{20}"`,
 		`240x320 preview: 240x180 image/jpeg`,
 		`without credentials: 401`,
+		`XEP-0363: demo@localhost found media\.localhost as its domain's upload service`,
+		`XEP-0363: its 240x320 preview without credentials: 240x180 image/jpeg`,
 	} {
 		if !regexp.MustCompile(want).Match(out.Bytes()) {
 			t.Errorf("demo output lacks %q:\n%s", want, out.String())

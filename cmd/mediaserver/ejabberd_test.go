@@ -105,7 +105,7 @@ func TestEjabberdExampleConfig(t *testing.T) {
 	comp := runComponent(t, ctx, xmppauth.Config{
 		ComponentJID: media, Secret: secret, ServerAddr: ej.componentAddr,
 		ChannelServer: channels, ReplyTimeout: 10 * time.Second,
-	}, ej.log)
+	}, ej.log, asUploadService(t))
 
 	info, err := comp.Channel(ctx, alice)
 	if err != nil {
@@ -127,6 +127,7 @@ func TestEjabberdExampleConfig(t *testing.T) {
 	if err := comp.Confirm(ctx, auth.ConfirmRequest{JID: user.JID(), TransactionID: "t-ejabberd", Method: "GET", URL: "https://media.example.com/alice@example.com"}); err != nil {
 		t.Errorf("confirmation through ejabberd: %v", err)
 	}
+	checkUploadDiscovery(t, ctx, user, media, ej.log)
 }
 
 // testEjabberd is an ejabberd node in a temporary directory.

@@ -43,6 +43,8 @@ const usage = `usage:
   mediaserver demo [--once]                  start a local Prosody and the server, upload and preview an image
   mediaserver upload --jid JID --password P [--server host:port] [--url BASE] CHANNEL FILE...
                                              log in to XMPP, upload files (confirming over XEP-0070), print URLs
+  mediaserver upload --xep0363 --jid JID --password P [--server host:port] [--component JID] FILE...
+                                             share files through the domain's XEP-0363 upload service, print URLs
   mediaserver get --jid JID --password P [--box WxH] [--url BASE] CHANNEL ID OUT
                                              fetch an item or its preview the same way
   mediaserver healthcheck [--config FILE] [--ready] [--url URL]

@@ -137,9 +137,15 @@ func buildApp(ctx context.Context, cfg configs.Config, log *slog.Logger) (*app, 
 		posters = nil
 	}
 
+	slots, err := a.uploadService(ctx)
+	if err != nil {
+		a.close()
+		return nil, err
+	}
+
 	a.svc, err = mediasvc.New(cfg.Media, mediasvc.Deps{
 		Blobs: blobs, Metadata: a.meta, Auth: guard, Images: images, Posters: posters, Log: log, Metrics: a.metrics,
-		Demo: demoPage(cfg),
+		Demo: demoPage(cfg), Slots: slots,
 		Ready: func(context.Context) error {
 			if !a.component.Connected() {
 				return errors.New("XMPP component not connected")
@@ -174,6 +180,7 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 	if a.cfg.Media.AbandonAfter > 0 {
 		go a.svc.RunJanitor(xmppCtx, a.cfg.Media.AbandonAfter)
 	}
+	a.startUploadExpiry(xmppCtx)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	if a.metricsLn != nil {

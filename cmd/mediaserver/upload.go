@@ -151,6 +151,9 @@ func signalContext() (context.Context, context.CancelFunc) {
 // It prints, for each file, the item's URL and, for images and videos, the
 // URLs of its 240x320 and 320x480 previews.
 func runUpload(args []string, stdout, stderr io.Writer) error {
+	if wantsXEP0363(args) {
+		return runUploadXEP0363(args, stdout, stderr) // upload_xep0363.go
+	}
 	fs := flag.NewFlagSet("upload", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var cf clientFlags

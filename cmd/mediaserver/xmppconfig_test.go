@@ -102,7 +102,7 @@ func TestProsodyExampleConfig(t *testing.T) {
 	comp := runComponent(t, ctx, xmppauth.Config{
 		ComponentJID: media, Secret: secret, ServerAddr: p.componentAddr,
 		ChannelServer: channels, ReplyTimeout: 10 * time.Second,
-	}, p.log)
+	}, p.log, asUploadService(t))
 	info, err := comp.Channel(ctx, alice)
 	if err != nil {
 		t.Fatalf("read channel as the media component: %v\n%s", err, p.log())
@@ -121,6 +121,7 @@ func TestProsodyExampleConfig(t *testing.T) {
 	if err != nil {
 		t.Errorf("confirmation through the example's Prosody: %v", err)
 	}
+	checkUploadDiscovery(t, ctx, user, media, p.log)
 }
 
 // setIQ sends an IQ set with a literal payload (localxmpp.SetIQ with a
@@ -131,11 +132,15 @@ func setIQ(ctx context.Context, sess *xmpp.Session, from jid.JID, to, payload st
 
 // runComponent runs the media server's component with cfg until the test
 // ends and waits until it is connected (logs: the XMPP server's log).
-func runComponent(t *testing.T, ctx context.Context, cfg xmppauth.Config, logs func() string) *xmppauth.Component {
+// setup runs before the component connects.
+func runComponent(t *testing.T, ctx context.Context, cfg xmppauth.Config, logs func() string, setup ...func(*xmppauth.Component)) *xmppauth.Component {
 	t.Helper()
 	comp, err := xmppauth.New(cfg, nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, f := range setup {
+		f(comp)
 	}
 	runCtx, stopRun := context.WithCancel(context.Background())
 	ran := make(chan error, 1)
