@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/xmppmedia/mediaserver/auth"
+	"github.com/xmppmedia/mediaserver/auth/xmppwire"
 	"mellium.im/xmlstream"
 	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/stanza"
@@ -156,8 +157,8 @@ func (c *Component) discover(ctx context.Context, domain string) (jid.JID, error
 	if err != nil {
 		return jid.JID{}, fmt.Errorf("%w: entity domain %q: %v", auth.ErrUnavailable, domain, err)
 	}
-	var items discoItemsQuery
-	if err := c.iq(ctx, stanza.GetIQ, domainJID, xmlstream.Wrap(nil, xml.StartElement{Name: xml.Name{Space: NSDiscoItems, Local: "query"}}), &items); err != nil {
+	var items xmppwire.DiscoItems
+	if err := c.iq(ctx, stanza.GetIQ, domainJID, xmlstream.Wrap(nil, xml.StartElement{Name: xml.Name{Space: xmppwire.NSDiscoItems, Local: "query"}}), &items); err != nil {
 		return jid.JID{}, fmt.Errorf("discover channel server of %s: disco#items: %w", domain, unavailable(err))
 	}
 	var lastErr error
@@ -172,8 +173,8 @@ func (c *Component) discover(ctx context.Context, domain string) (jid.JID, error
 		if err != nil || j.Equal(c.jid) {
 			continue
 		}
-		var info discoInfoQuery
-		err = c.iq(ctx, stanza.GetIQ, j, xmlstream.Wrap(nil, xml.StartElement{Name: xml.Name{Space: NSDiscoInfo, Local: "query"}}), &info)
+		var info xmppwire.DiscoInfo
+		err = c.iq(ctx, stanza.GetIQ, j, xmlstream.Wrap(nil, xml.StartElement{Name: xml.Name{Space: xmppwire.NSDiscoInfo, Local: "query"}}), &info)
 		if err != nil {
 			// An item that says "no" is just not a channel server; one that
 			// cannot answer might have been.
@@ -202,9 +203,9 @@ func (c *Component) discover(ctx context.Context, domain string) (jid.JID, error
 // false when the server does not know the node. A node without an access
 // model has model "" (private).
 func (c *Component) accessModel(ctx context.Context, server jid.JID, node string) (model string, exists bool, err error) {
-	var info discoInfoQuery
+	var info xmppwire.DiscoInfo
 	err = c.iq(ctx, stanza.GetIQ, server, xmlstream.Wrap(nil, xml.StartElement{
-		Name: xml.Name{Space: NSDiscoInfo, Local: "query"},
+		Name: xml.Name{Space: xmppwire.NSDiscoInfo, Local: "query"},
 		Attr: []xml.Attr{{Name: xml.Name{Local: "node"}, Value: node}},
 	}), &info)
 	if isCondition(err, stanza.ItemNotFound) {
@@ -214,22 +215,22 @@ func (c *Component) accessModel(ctx context.Context, server jid.JID, node string
 		return "", false, unavailable(err)
 	}
 	for _, f := range info.Forms {
-		if ft, _ := f.value("FORM_TYPE"); ft != FormTypeMetaData {
+		if ft, _ := f.Value("FORM_TYPE"); ft != FormTypeMetaData {
 			continue
 		}
-		if m, ok := f.value("pubsub#access_model"); ok {
+		if m, ok := f.Value("pubsub#access_model"); ok {
 			return m, true, nil
 		}
 	}
 	var cfg struct {
 		XMLName   xml.Name `xml:"http://jabber.org/protocol/pubsub#owner pubsub"`
 		Configure struct {
-			Forms []dataForm `xml:"jabber:x:data x"`
+			Forms []xmppwire.DataForm `xml:"jabber:x:data x"`
 		} `xml:"configure"`
 	}
 	err = c.iq(ctx, stanza.GetIQ, server, xmlstream.Wrap(
 		xmlstream.Wrap(nil, xml.StartElement{Name: xml.Name{Local: "configure"}, Attr: []xml.Attr{{Name: xml.Name{Local: "node"}, Value: node}}}),
-		xml.StartElement{Name: xml.Name{Space: NSPubsubOwn, Local: "pubsub"}},
+		xml.StartElement{Name: xml.Name{Space: xmppwire.NSPubsubOwn, Local: "pubsub"}},
 	), &cfg)
 	if isCondition(err, stanza.ItemNotFound) {
 		return "", false, nil
@@ -244,7 +245,7 @@ func (c *Component) accessModel(ctx context.Context, server jid.JID, node string
 		return "", false, unavailable(err)
 	}
 	for _, f := range cfg.Configure.Forms {
-		if m, ok := f.value("pubsub#access_model"); ok {
+		if m, ok := f.Value("pubsub#access_model"); ok {
 			return m, true, nil
 		}
 	}
@@ -327,9 +328,9 @@ func affiliationsRequest(node, after string) xml.TokenReader {
 	return xmlstream.Wrap(
 		xmlstream.MultiReader(
 			xmlstream.Wrap(nil, xml.StartElement{Name: xml.Name{Local: "affiliations"}, Attr: []xml.Attr{{Name: xml.Name{Local: "node"}, Value: node}}}),
-			xmlstream.Wrap(xmlstream.MultiReader(set...), xml.StartElement{Name: xml.Name{Space: NSRSM, Local: "set"}}),
+			xmlstream.Wrap(xmlstream.MultiReader(set...), xml.StartElement{Name: xml.Name{Space: xmppwire.NSRSM, Local: "set"}}),
 		),
-		xml.StartElement{Name: xml.Name{Space: NSPubsubOwn, Local: "pubsub"}},
+		xml.StartElement{Name: xml.Name{Space: xmppwire.NSPubsubOwn, Local: "pubsub"}},
 	)
 }
 
