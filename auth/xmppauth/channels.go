@@ -44,11 +44,6 @@ const (
 	ChannelsIdentityType = "channels"
 )
 
-type discovered struct {
-	server  jid.JID // zero: the domain has no channel server
-	expires time.Time
-}
-
 // AccessModel returns the access model of entity's posts node alone: one
 // disco#info question to the channel server (after discovery), whatever
 // the size of its affiliation list. A node the channel server does not
@@ -123,32 +118,22 @@ func (c *Component) channelServerFor(ctx context.Context, domain string) (server
 	if !c.channelServer.Equal(jid.JID{}) {
 		return c.channelServer, true, nil
 	}
-	now := time.Now()
-	c.discoveryMu.Lock()
-	d, hit := c.discoveredFor[domain]
-	c.discoveryMu.Unlock()
-	if hit && now.Before(d.expires) {
-		return d.server, !d.server.Equal(jid.JID{}), nil
+	if s, hit := c.discovered.Get(domain, time.Now()); hit {
+		return s, !s.Equal(jid.JID{}), nil
 	}
-	v, err, _ := c.discovery.Do(domain, func() (any, error) {
-		// Shared by concurrent callers: it must not end with the first
-		// caller's context; the IQs are bounded by ReplyTimeout anyway.
-		s, err := c.discover(context.WithoutCancel(ctx), domain)
+	// Shared by concurrent callers; each gives up when its own ctx ends,
+	// while the IQs, bounded by ReplyTimeout, go on for the others.
+	server, err = c.discovery.Do(ctx, domain, func(ctx context.Context) (jid.JID, error) {
+		s, err := c.discover(ctx, domain)
 		if err != nil {
-			return nil, err
+			return jid.JID{}, err
 		}
-		c.discoveryMu.Lock()
-		defer c.discoveryMu.Unlock()
-		if len(c.discoveredFor) >= maxDiscovered {
-			clear(c.discoveredFor)
-		}
-		c.discoveredFor[domain] = discovered{server: s, expires: time.Now().Add(discoveryTTL)}
+		c.discovered.Put(domain, s, time.Now())
 		return s, nil
 	})
 	if err != nil {
 		return jid.JID{}, false, err
 	}
-	server = v.(jid.JID)
 	return server, !server.Equal(jid.JID{}), nil
 }
 

@@ -20,7 +20,7 @@ import (
 	"time"
 
 	"github.com/xmppmedia/mediaserver/auth/xmppwire"
-	"golang.org/x/sync/singleflight"
+	"github.com/xmppmedia/mediaserver/internal/ttlcache"
 	"mellium.im/xmlstream"
 	"mellium.im/xmpp"
 	"mellium.im/xmpp/component"
@@ -115,9 +115,8 @@ type Component struct {
 	confirms confirmTable
 	iqsSent  atomic.Int64
 
-	discovery     singleflight.Group
-	discoveryMu   sync.Mutex
-	discoveredFor map[string]discovered // domain → channel server
+	discovery  ttlcache.Group[jid.JID]
+	discovered *ttlcache.Cache[jid.JID] // domain → channel server (zero: none)
 
 	slots SlotService // nil: not an upload service (upload.go)
 }
@@ -137,11 +136,11 @@ func New(cfg Config, log *slog.Logger) (*Component, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	c := &Component{
-		cfg:           cfg,
-		jid:           jid.MustParse(cfg.ComponentJID),
-		log:           log.With("component", cfg.ComponentJID),
-		up:            make(chan struct{}),
-		discoveredFor: make(map[string]discovered),
+		cfg:        cfg,
+		jid:        jid.MustParse(cfg.ComponentJID),
+		log:        log.With("component", cfg.ComponentJID),
+		up:         make(chan struct{}),
+		discovered: ttlcache.New[jid.JID](discoveryTTL, maxDiscovered),
 	}
 	if cfg.ChannelServer != "" {
 		c.channelServer = jid.MustParse(cfg.ChannelServer)
