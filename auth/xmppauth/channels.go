@@ -341,13 +341,9 @@ func (c *Component) iq(ctx context.Context, typ stanza.IQType, to jid.JID, paylo
 		return fmt.Errorf("%w: iq to %s: %v", auth.ErrUnavailable, to, err)
 	}
 	defer resp.Close()
-	tok, err := resp.Token()
+	start, err := xmppwire.ReplyStart(resp)
 	if err != nil {
 		return fmt.Errorf("%w: reply from %s: %v", auth.ErrUnavailable, to, err)
-	}
-	start, ok := tok.(xml.StartElement)
-	if !ok {
-		return fmt.Errorf("%w: reply from %s: unexpected %T", auth.ErrUnavailable, to, tok)
 	}
 	if _, err := stanza.UnmarshalIQError(resp, start); err != nil {
 		var se stanza.Error

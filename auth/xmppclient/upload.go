@@ -184,13 +184,9 @@ func (c *Client) query(ctx context.Context, to jid.JID, ns string, v any, payloa
 		return err
 	}
 	defer resp.Close()
-	tok, err := resp.Token()
+	start, err := xmppwire.ReplyStart(resp)
 	if err != nil {
-		return err
-	}
-	start, ok := tok.(xml.StartElement)
-	if !ok {
-		return fmt.Errorf("reply from %s: unexpected %T", to, tok)
+		return fmt.Errorf("reply from %s: %w", to, err)
 	}
 	var reply struct {
 		Type  string    `xml:"type,attr"`

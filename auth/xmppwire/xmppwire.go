@@ -166,6 +166,20 @@ func DecodeStanza(t xml.TokenReader, start *xml.StartElement, v any) error {
 	return xml.NewTokenDecoder(xmlstream.MultiReader(xmlstream.Token(*start), t)).Decode(v)
 }
 
+// ReplyStart reads the start element of an IQ reply, as returned by the
+// session's SendIQ methods, which hand back the stanza unread.
+func ReplyStart(resp xml.TokenReader) (xml.StartElement, error) {
+	tok, err := resp.Token()
+	if err != nil {
+		return xml.StartElement{}, err
+	}
+	start, ok := tok.(xml.StartElement)
+	if !ok {
+		return xml.StartElement{}, fmt.Errorf("unexpected %T", tok)
+	}
+	return start, nil
+}
+
 // CheckEndpoint is the one rule for the API's base URL (http.public_url):
 // the component announces it, confirmation URLs and Location headers are
 // built by appending paths to it, and clients send credentials to it. So

@@ -122,3 +122,17 @@ func TestConfirmRoundTrip(t *testing.T) {
 		t.Errorf("a confirm in another namespace decoded as %+v, %v", msg.Confirm, err)
 	}
 }
+
+// ReplyStart gives the reply's start element, and an error for a reply
+// that ends at once or does not begin with an element.
+func TestReplyStart(t *testing.T) {
+	start, err := ReplyStart(xml.NewDecoder(strings.NewReader(`<iq type='result' id='1'/>`)))
+	if err != nil || start.Name.Local != "iq" {
+		t.Errorf("ReplyStart = %v, %v, want the iq element", start.Name, err)
+	}
+	for _, bad := range []string{"", "text first<iq/>"} {
+		if start, err := ReplyStart(xml.NewDecoder(strings.NewReader(bad))); err == nil {
+			t.Errorf("ReplyStart(%q) = %v, want an error", bad, start.Name)
+		}
+	}
+}
