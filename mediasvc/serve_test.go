@@ -26,7 +26,7 @@ func TestPreviews(t *testing.T) {
 		{"device box landscape", photo.ID, "maxwidth=480&maxheight=320", "jpeg", 480, 320, 427, 320},
 		{"one side given", photo.ID, "maxwidth=320", "jpeg", 320, 320, 320, 240},
 		{"height alone", photo.ID, "maxheight=320", "jpeg", 320, 320, 320, 240},
-		{"odd box answered by a covering size", photo.ID, "maxwidth=100&maxheight=90", "jpeg", 128, 128, 128, 96},
+		{"odd box fitted exactly", photo.ID, "maxwidth=100&maxheight=90", "jpeg", 100, 90, 100, 75},
 		{"never enlarged", small.ID, "maxwidth=1000&maxheight=1000", "jpeg", 100, 80, 100, 80},
 		{"transparency kept as PNG", alpha.ID, "maxwidth=240&maxheight=320", "png", 240, 320, 240, 120},
 	} {
