@@ -1,6 +1,7 @@
 package mediasvc
 
 import (
+	"bytes"
 	"container/list"
 	"strconv"
 	"sync"
@@ -71,8 +72,9 @@ func newDerivedCache(maxBytes int64) *derivedCache {
 	return &derivedCache{max: maxBytes, order: list.New(), byKey: map[derivedKey]*list.Element{}}
 }
 
+// entryCost counts the data's capacity, which is what it holds.
 func entryCost(k derivedKey, d derived) int64 {
-	return int64(len(d.data)+len(k.entity)+len(k.id)+len(k.sha1)+len(d.mimeType)) + derivedEntryOverhead
+	return int64(cap(d.data)+len(k.entity)+len(k.id)+len(k.sha1)+len(d.mimeType)) + derivedEntryOverhead
 }
 
 func (c *derivedCache) get(k derivedKey) (derived, bool) {
@@ -90,6 +92,10 @@ func (c *derivedCache) get(k derivedKey) (derived, bool) {
 // budget. An answer costing more than a quarter of the budget is not kept:
 // one large box must not flush every small one.
 func (c *derivedCache) put(k derivedKey, d derived) {
+	if cap(d.data) > len(d.data)+len(d.data)/16 {
+		// An encoder's buffer grows by doubling: keep only what is used.
+		d.data = bytes.Clone(d.data)
+	}
 	cost := entryCost(k, d)
 	if cost > c.max/4 {
 		return
