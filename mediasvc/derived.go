@@ -32,9 +32,8 @@ func (k derivedKey) flight() string {
 type derivedSource int
 
 const (
-	fromData     derivedSource = iota // derived.data
-	fromStored                        // the stored preview it was derived from already fits
-	fromOriginal                      // the original fits and is the better answer
+	fromData   derivedSource = iota // derived.data
+	fromStored                      // the stored preview it was derived from already fits
 )
 
 // derived is the answer for a box that is not stored.

@@ -242,14 +242,8 @@ func (s *Server) serveDerived(w http.ResponseWriter, r *http.Request, it cachedI
 		}
 		d = v.(derived)
 	}
-	switch d.source {
-	case fromStored:
+	if d.source == fromStored {
 		return s.serveStoredPreview(w, r, it, dec, p, transform.Box{Width: p.Width, Height: p.Height})
-	case fromOriginal:
-		return s.serveBlob(w, r, blobResponse{
-			entity: m.Entity, key: m.BlobKey, size: m.Size, etag: it.etag, modified: m.Updated,
-			lastModified: it.lastModified, mimeType: m.MimeType, public: dec.Public, maxAge: dec.MaxAge,
-		})
 	}
 	return s.serveBlob(w, r, blobResponse{
 		entity: m.Entity, data: d.data, size: int64(len(d.data)), etag: previewETag(m, want),
@@ -258,13 +252,14 @@ func (s *Server) serveDerived(w http.ResponseWriter, r *http.Request, it cachedI
 }
 
 // maxDeriveSource bounds the stored preview read into memory to derive
-// from; larger ones (the 2048 box, an original standing in for a preview)
-// go through the full pipeline instead.
+// from; larger ones go through the worker pool instead (below).
 const maxDeriveSource = 4 << 20
 
 // derive renders the answer for want from the stored preview p of m: the
-// cheap Derive on p's bytes, or, when p is too large for it, the full
-// pipeline from the original with a worker slot.
+// cheap Derive on p's bytes, or, when p is over Derive's 1 MP (the 2048
+// box, an original standing in as a preview), the full pipeline on p with
+// a worker slot. Never from the original: p is smaller, and a stream of
+// distinct large boxes must not cost a 12 MP decode each.
 func (s *Server) derive(ctx context.Context, m storage.Media, p storage.Preview, want transform.Box) (derived, error) {
 	start := time.Now()
 	if p.Size <= maxDeriveSource {
@@ -275,33 +270,35 @@ func (s *Server) derive(ctx context.Context, m storage.Media, p storage.Preview,
 		img, err := s.images.Derive(data, want)
 		if err == nil {
 			s.metrics.ObservePreview("derived", time.Since(start), nil)
-			if img.UseOriginal {
-				return derived{source: fromStored}, nil
-			}
-			return derived{source: fromData, data: img.Data, mimeType: img.MimeType}, nil
+			return derivedOf(img), nil
 		}
 		if !errors.Is(err, transform.ErrTooManyPixels) {
 			s.metrics.ObservePreview("derived", time.Since(start), err)
 			return derived{}, fmt.Errorf("derive %s %v: %w", m.ID, want, err)
 		}
 	}
-	src, srcSize := previewSource(m)
-	rc, _, err := s.blobs.Fetch(ctx, src)
+	rc, _, err := s.blobs.Fetch(ctx, p.BlobKey)
 	if err != nil {
-		return derived{}, fmt.Errorf("read %s: %w", m.ID, err)
+		return derived{}, fmt.Errorf("read %s: %w", p.BlobKey, err)
 	}
 	defer rc.Close()
 	wait, cancelWait := context.WithTimeout(ctx, s.cfg.PreviewWait)
 	defer cancelWait()
-	imgs, err := s.images.PreviewsContext(wait, rc, srcSize, []transform.Box{want})
-	s.metrics.ObservePreview("on_demand", time.Since(start), err)
+	imgs, err := s.images.PreviewsContext(wait, rc, p.Size, []transform.Box{want})
+	s.metrics.ObservePreview("derived", time.Since(start), err)
 	if err != nil {
 		return derived{}, fmt.Errorf("preview %s %v: %w", m.ID, want, err)
 	}
-	if imgs[0].UseOriginal {
-		return derived{source: fromOriginal}, nil
+	return derivedOf(imgs[0]), nil
+}
+
+// derivedOf is the answer a rendering from a stored preview gave:
+// UseOriginal there means the stored preview itself.
+func derivedOf(img transform.Image) derived {
+	if img.UseOriginal {
+		return derived{source: fromStored}
 	}
-	return derived{source: fromData, data: imgs[0].Data, mimeType: imgs[0].MimeType}, nil
+	return derived{source: fromData, data: img.Data, mimeType: img.MimeType}
 }
 
 // storedBytes reads a stored file whole, through the small-file cache when
