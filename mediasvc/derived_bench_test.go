@@ -16,11 +16,11 @@ import (
 	"github.com/xmppmedia/mediaserver/transform"
 )
 
-// photoJPEG is a w x h JPEG that compresses like a photo: smooth shapes
+// texturedJPEG is a w x h JPEG that compresses like a photo: smooth shapes
 // with fine texture (a smooth image alone would make decoding look
 // cheaper than it is; the stored 320x480 preview of this one is about the
 // 15-30 KB of a real photo's).
-func photoJPEG(t testing.TB, w, h int) []byte {
+func texturedJPEG(t testing.TB, w, h int) []byte {
 	img := image.NewRGBA(image.Rect(0, 0, w, h))
 	seed := uint32(1)
 	for y := 0; y < h; y++ {
@@ -57,7 +57,7 @@ func cpuTime() time.Duration {
 //	go test ./mediasvc -run '^$' -bench DeriveFromStored -benchtime 2000x
 func BenchmarkDeriveFromStored(b *testing.B) {
 	e := newEnv(b)
-	m := e.mustUpload(openChan, alice, photoJPEG(b, 2000, 3000), "image/jpeg")
+	m := e.mustUpload(openChan, alice, texturedJPEG(b, 2000, 3000), "image/jpeg")
 	for _, from := range []transform.Box{{Width: 240, Height: 320}, {Width: 320, Height: 480}} {
 		resp, stored := e.do("GET", fmt.Sprintf("/%s/%s?maxwidth=%d&maxheight=%d", openChan, m.ID, from.Width, from.Height), "", nil, nil)
 		if resp.StatusCode != 200 {
@@ -90,7 +90,7 @@ func BenchmarkDeriveFromStored(b *testing.B) {
 //	go test ./mediasvc -run '^$' -bench ServeDerivedVsStored -benchtime 20000x
 func BenchmarkServeDerivedVsStored(b *testing.B) {
 	e := newEnv(b)
-	m := e.mustUpload(openChan, alice, photoJPEG(b, 1200, 900), "image/jpeg")
+	m := e.mustUpload(openChan, alice, texturedJPEG(b, 1200, 900), "image/jpeg")
 	h := e.srv.Handler()
 	stored := httptest.NewRequest("GET", "/"+openChan+"/"+m.ID+"?maxwidth=320&maxheight=480", nil)
 	derived := httptest.NewRequest("GET", "/"+openChan+"/"+m.ID+"?maxwidth=100&maxheight=100", nil)
@@ -123,7 +123,7 @@ func BenchmarkServeDerivedVsStored(b *testing.B) {
 func TestDerivedCacheMemoryBound(t *testing.T) {
 	const budget = 1 << 20
 	e := newEnv(t, func(c *Config) { c.DerivedCacheBytes = budget })
-	m := e.mustUpload(openChan, alice, photoJPEG(t, 1600, 1200), "image/jpeg")
+	m := e.mustUpload(openChan, alice, texturedJPEG(t, 1600, 1200), "image/jpeg")
 	// Warm everything but the derived cache: records, stored files.
 	e.do("GET", "/"+openChan+"/"+m.ID+"?maxwidth=240&maxheight=320", "", nil, nil)
 	e.do("GET", "/"+openChan+"/"+m.ID+"?maxwidth=480&maxheight=320", "", nil, nil)
