@@ -39,7 +39,7 @@ type storeFunc func(data io.Reader) error
 func readUploadBody(r *http.Request, maxData int64, store storeFunc) (uploadForm, error) {
 	mediaType, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil {
-		return uploadForm{}, errorf(http.StatusUnsupportedMediaType, "send multipart/form-data or application/x-www-form-urlencoded")
+		return uploadForm{}, errorf(unsupportedType, "send multipart/form-data or application/x-www-form-urlencoded")
 	}
 	switch mediaType {
 	case "multipart/form-data":
@@ -47,7 +47,7 @@ func readUploadBody(r *http.Request, maxData int64, store storeFunc) (uploadForm
 	case "application/x-www-form-urlencoded":
 		return readURLEncoded(r.Body, maxData, store)
 	}
-	return uploadForm{}, errorf(http.StatusUnsupportedMediaType, "send multipart/form-data or application/x-www-form-urlencoded")
+	return uploadForm{}, errorf(unsupportedType, "send multipart/form-data or application/x-www-form-urlencoded")
 }
 
 // setField records a non-file field; names are matched case-insensitively.
@@ -65,10 +65,10 @@ func (f *uploadForm) setField(name, value string, maxData int64) error {
 	case "content-length":
 		n, perr := strconv.ParseInt(strings.TrimSpace(value), 10, 64)
 		if perr != nil || n < 0 {
-			return errorf(http.StatusBadRequest, "content-length is not a size")
+			return errorf(invalidRequest, "content-length is not a size")
 		}
 		if n > maxData && !f.haveData {
-			return errorf(http.StatusRequestEntityTooLarge, "upload too large")
+			return errorf(tooLarge, "upload too large")
 		}
 	}
 	return err
@@ -83,11 +83,11 @@ func readMultipart(r *http.Request, maxData int64, store storeFunc) (uploadForm,
 	}{budget, r.Body}
 	mr, err := r.MultipartReader()
 	if err != nil {
-		return f, errorf(http.StatusBadRequest, "malformed multipart body")
+		return f, errorf(invalidRequest, "malformed multipart body")
 	}
 	for parts := 0; ; parts++ {
 		if parts == maxFormParts {
-			return f, errorf(http.StatusBadRequest, "too many form parts")
+			return f, errorf(invalidRequest, "too many form parts")
 		}
 		part, err := mr.NextPart()
 		if err == io.EOF {
@@ -99,7 +99,7 @@ func readMultipart(r *http.Request, maxData int64, store storeFunc) (uploadForm,
 		name := strings.ToLower(part.FormName())
 		if name == "data" {
 			if f.haveData {
-				return f, errorf(http.StatusBadRequest, "more than one data field")
+				return f, errorf(invalidRequest, "more than one data field")
 			}
 			f.haveData = true
 			f.partContentType = part.Header.Get("Content-Type")
@@ -113,14 +113,14 @@ func readMultipart(r *http.Request, maxData int64, store storeFunc) (uploadForm,
 			continue
 		}
 		if len(name) > maxFieldName {
-			return f, errorf(http.StatusBadRequest, "form field name too long")
+			return f, errorf(invalidRequest, "form field name too long")
 		}
 		value, err := io.ReadAll(io.LimitReader(part, maxFieldValue+1))
 		if err != nil {
 			return f, bodyError(err, "malformed multipart body")
 		}
 		if len(value) > maxFieldValue {
-			return f, errorf(http.StatusBadRequest, "form field "+name+" too long")
+			return f, errorf(invalidRequest, "form field "+name+" too long")
 		}
 		if err := f.setField(name, string(value), maxData); err != nil {
 			return f, err
@@ -133,7 +133,7 @@ func readURLEncoded(body io.Reader, maxData int64, store storeFunc) (uploadForm,
 	sc := &formScanner{br: bufio.NewReaderSize(body, 64<<10)}
 	for parts := 0; ; parts++ {
 		if parts == maxFormParts {
-			return f, errorf(http.StatusBadRequest, "too many form fields")
+			return f, errorf(invalidRequest, "too many form fields")
 		}
 		name, err := sc.nextName()
 		if err == io.EOF {
@@ -146,7 +146,7 @@ func readURLEncoded(body io.Reader, maxData int64, store storeFunc) (uploadForm,
 		value := sc.value()
 		if name == "data" {
 			if f.haveData {
-				return f, errorf(http.StatusBadRequest, "more than one data field")
+				return f, errorf(invalidRequest, "more than one data field")
 			}
 			f.haveData = true
 			src := &readErrRecorder{r: base64.NewDecoder(base64.RawStdEncoding, &base64Normalizer{r: value})}
@@ -156,7 +156,7 @@ func readURLEncoded(body io.Reader, maxData int64, store storeFunc) (uploadForm,
 			// The store must have consumed everything; anything left is
 			// not base64.
 			if n, _ := io.Copy(io.Discard, value); n > 0 {
-				return f, errorf(http.StatusBadRequest, "data is not valid base64")
+				return f, errorf(invalidRequest, "data is not valid base64")
 			}
 			continue
 		}
@@ -165,7 +165,7 @@ func readURLEncoded(body io.Reader, maxData int64, store storeFunc) (uploadForm,
 			return f, err
 		}
 		if len(v) > maxFieldValue {
-			return f, errorf(http.StatusBadRequest, "form field "+name+" too long")
+			return f, errorf(invalidRequest, "form field "+name+" too long")
 		}
 		if err := f.setField(name, string(v), maxData); err != nil {
 			return f, err
@@ -189,7 +189,7 @@ const maxFraming = bodyOverhead
 
 func (b *framingBudget) Read(p []byte) (int, error) {
 	if b.read-b.file > maxFraming {
-		return 0, errorf(http.StatusRequestEntityTooLarge, "form fields and part headers too large")
+		return 0, errorf(tooLarge, "form fields and part headers too large")
 	}
 	n, err := b.r.Read(p)
 	b.read += int64(n)
@@ -212,7 +212,7 @@ func (c *fileCounter) Read(p []byte) (int, error) {
 // fault: too large, or malformed/cut short.
 func bodyError(err error, msg string) error {
 	var mbe *http.MaxBytesError
-	var he *httpError
+	var he *requestError
 	if errors.As(err, &mbe) {
 		return err
 	}
@@ -220,9 +220,9 @@ func bodyError(err error, msg string) error {
 		return he
 	}
 	if errors.Is(err, io.ErrUnexpectedEOF) {
-		return errorf(http.StatusBadRequest, "request body cut short")
+		return errorf(invalidRequest, "request body cut short")
 	}
-	return errorf(http.StatusBadRequest, msg)
+	return errorf(invalidRequest, msg)
 }
 
 // readErrRecorder remembers the error its source gave, so that when a
@@ -247,14 +247,14 @@ func (e *readErrRecorder) explain(storeErr error) error {
 	}
 	var corrupt base64.CorruptInputError
 	var mbe *http.MaxBytesError
-	var he *httpError
+	var he *requestError
 	switch {
 	case errors.As(e.err, &corrupt):
-		return errorf(http.StatusBadRequest, "data is not valid base64")
+		return errorf(invalidRequest, "data is not valid base64")
 	case errors.As(e.err, &mbe), errors.As(e.err, &he):
 		return e.err
 	}
-	return errorf(http.StatusBadRequest, "request body cut short")
+	return errorf(invalidRequest, "request body cut short")
 }
 
 // base64Normalizer lets one decoder read every alphabet clients send: the
@@ -321,7 +321,7 @@ func (s *formScanner) nextName() (string, error) {
 				break
 			}
 			if len(name) >= 3*maxFieldName {
-				return "", errorf(http.StatusBadRequest, "form field name too long")
+				return "", errorf(invalidRequest, "form field name too long")
 			}
 			name = append(name, c)
 		}
@@ -350,12 +350,12 @@ func queryUnescape(s string) (string, error) {
 			out = append(out, ' ')
 		case '%':
 			if i+2 >= len(s) {
-				return "", errorf(http.StatusBadRequest, "malformed form body")
+				return "", errorf(invalidRequest, "malformed form body")
 			}
 			hi, ok1 := unhex(s[i+1])
 			lo, ok2 := unhex(s[i+2])
 			if !ok1 || !ok2 {
-				return "", errorf(http.StatusBadRequest, "malformed form body")
+				return "", errorf(invalidRequest, "malformed form body")
 			}
 			out = append(out, hi<<4|lo)
 			i += 2
@@ -401,7 +401,7 @@ func (v *formValue) Read(p []byte) (int, error) {
 			hi, ok1 := unhex(h)
 			lo, ok2 := unhex(l)
 			if err1 != nil || err2 != nil || !ok1 || !ok2 {
-				return n, errorf(http.StatusBadRequest, "malformed percent-encoding in form body")
+				return n, errorf(invalidRequest, "malformed percent-encoding in form body")
 			}
 			c = hi<<4 | lo
 		}

@@ -39,7 +39,7 @@ func (s *Server) changeable(r *http.Request, op auth.Operation) (storage.Media, 
 		return storage.Media{}, err
 	}
 	if missing {
-		return storage.Media{}, errorf(http.StatusNotFound, "not found")
+		return storage.Media{}, errorf(notFound, "not found")
 	}
 	return m, nil
 }
@@ -58,7 +58,7 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request) error {
 	case "application/x-www-form-urlencoded", "":
 		err = r.ParseForm()
 	default:
-		return errorf(http.StatusUnsupportedMediaType, "send application/x-www-form-urlencoded")
+		return errorf(unsupportedType, "send application/x-www-form-urlencoded")
 	}
 	if err != nil {
 		return bodyError(err, "malformed form body")

@@ -11,16 +11,47 @@ import (
 	"github.com/xmppmedia/mediaserver/transform"
 )
 
-// httpError is an error the HTTP layer itself decides (a bad parameter, a
-// missing field). Its message is safe to show to the client.
-type httpError struct {
-	status int
-	msg    string
+// kind is what is wrong with a request the HTTP layer itself refuses (a
+// bad parameter, a missing field); classify gives each its status.
+type kind int
+
+const (
+	invalidRequest      kind = iota + 1 // malformed: a parameter, a field, a body
+	notFound                            // no such route, item or slot
+	denied                              // understood, and not allowed
+	tooLarge                            // over a size limit
+	unsupportedType                     // a type this request cannot take
+	conflict                            // the state does not allow it (a slot used twice)
+	wrongMethod                         // not a method of this route
+	rangeNotSatisfiable                 // a Range outside the file
+	noPreviews                          // previews asked of a file that has none
+)
+
+// kindStatus is the status of each kind.
+var kindStatus = map[kind]int{
+	invalidRequest:      http.StatusBadRequest,
+	notFound:            http.StatusNotFound,
+	denied:              http.StatusForbidden,
+	tooLarge:            http.StatusRequestEntityTooLarge,
+	unsupportedType:     http.StatusUnsupportedMediaType,
+	conflict:            http.StatusConflict,
+	wrongMethod:         http.StatusMethodNotAllowed,
+	rangeNotSatisfiable: http.StatusRequestedRangeNotSatisfiable,
+	noPreviews:          http.StatusPreconditionFailed,
 }
 
-func (e *httpError) Error() string { return e.msg }
+// requestError is a refusal of the request by the HTTP layer. Its message
+// is safe to show to the client.
+type requestError struct {
+	kind kind
+	msg  string
+}
 
-func errorf(status int, msg string) error { return &httpError{status: status, msg: msg} }
+func (e *requestError) Error() string { return e.msg }
+
+// errorf refuses a request: kind decides the status (in classify), msg is
+// what the client is told.
+func errorf(k kind, msg string) error { return &requestError{kind: k, msg: msg} }
 
 // retryAfterSeconds is sent with every 503 and 429: long enough for a
 // reconnect, a busy worker pool or a queue of questions to clear, short
@@ -31,11 +62,11 @@ const retryAfterSeconds = "5"
 // is the one place where error kinds become HTTP statuses; internal error
 // text never reaches a client.
 func classify(err error) (int, string) {
-	var he *httpError
+	var re *requestError
 	var mbe *http.MaxBytesError
 	switch {
-	case errors.As(err, &he):
-		return he.status, he.msg
+	case errors.As(err, &re):
+		return kindStatus[re.kind], re.msg
 	case errors.As(err, &mbe), errors.Is(err, storage.ErrTooLarge):
 		return http.StatusRequestEntityTooLarge, "upload too large"
 	case errors.Is(err, transform.ErrTooManyPixels):

@@ -27,12 +27,12 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) error {
 	if v := q.Get("max"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
-			return errorf(http.StatusBadRequest, "max must be a positive whole number")
+			return errorf(invalidRequest, "max must be a positive whole number")
 		}
 		page.Max = min(n, maxPage)
 	}
 	if page.After != "" && !validMediaID(page.After) {
-		return errorf(http.StatusBadRequest, "after must be a media id")
+		return errorf(invalidRequest, "after must be a media id")
 	}
 	dec, err := s.authorize(r, auth.OpRead, entity.String(), "")
 	if err != nil {
@@ -40,7 +40,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) error {
 	}
 	items, err := s.meta.List(r.Context(), entity.String(), page)
 	if errors.Is(err, storage.ErrNotFound) {
-		return errorf(http.StatusBadRequest, "after names no media item of this channel")
+		return errorf(invalidRequest, "after names no media item of this channel")
 	}
 	if err != nil {
 		return fmt.Errorf("list %s: %w", entity, err)

@@ -61,11 +61,11 @@ func validMediaID(id string) bool {
 func entityOf(r *http.Request) (jid.JID, error) {
 	s, err := pathParam(r, "entity")
 	if err != nil || s == "" || len(s) > maxJIDBytes {
-		return jid.JID{}, errorf(http.StatusBadRequest, "entity is not a valid bare JID")
+		return jid.JID{}, errorf(invalidRequest, "entity is not a valid bare JID")
 	}
 	j, err := jid.Parse(s)
 	if err != nil || j.Localpart() == "" || j.Resourcepart() != "" || !canonicalJID(j) {
-		return jid.JID{}, errorf(http.StatusBadRequest, "entity is not a valid bare JID")
+		return jid.JID{}, errorf(invalidRequest, "entity is not a valid bare JID")
 	}
 	return j, nil
 }
@@ -98,7 +98,7 @@ func pathParam(r *http.Request, name string) (string, error) {
 func mediaIDOf(r *http.Request) (string, error) {
 	id, err := pathParam(r, "mediaID")
 	if err != nil || (id != avatarID && !validMediaID(id)) {
-		return "", errorf(http.StatusNotFound, "not found")
+		return "", errorf(notFound, "not found")
 	}
 	return id, nil
 }
@@ -126,14 +126,14 @@ const maxTextField = 8 << 10
 // control characters other than newlines and tabs.
 func cleanText(name, v string) (string, error) {
 	if len(v) > maxTextField {
-		return "", errorf(http.StatusBadRequest, name+" is too long")
+		return "", errorf(invalidRequest, name+" is too long")
 	}
 	if !utf8.ValidString(v) {
-		return "", errorf(http.StatusBadRequest, name+" is not valid UTF-8")
+		return "", errorf(invalidRequest, name+" is not valid UTF-8")
 	}
 	for _, r := range v {
 		if unicode.IsControl(r) && r != '\n' && r != '\t' && r != '\r' {
-			return "", errorf(http.StatusBadRequest, name+" contains control characters")
+			return "", errorf(invalidRequest, name+" contains control characters")
 		}
 	}
 	return v, nil
@@ -158,7 +158,7 @@ func cleanFileName(v string) (string, error) {
 		v = ""
 	}
 	if len(v) > 255 {
-		return "", errorf(http.StatusBadRequest, "filename is too long")
+		return "", errorf(invalidRequest, "filename is too long")
 	}
 	return v, nil
 }

@@ -26,7 +26,7 @@ func requestedBox(ws, hs string) (transform.Box, error) {
 	parse := func(v string) (int, error) {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > maxRequestedSide {
-			return 0, errorf(http.StatusBadRequest, "maxwidth and maxheight must be positive whole numbers")
+			return 0, errorf(invalidRequest, "maxwidth and maxheight must be positive whole numbers")
 		}
 		return n, nil
 	}
@@ -56,7 +56,7 @@ func requestedBox(ws, hs string) (transform.Box, error) {
 func (s *Server) servePreview(w http.ResponseWriter, r *http.Request, it cachedItem, dec auth.Decision, want transform.Box) error {
 	m := it.m
 	if !hasPreviews(m) {
-		return errorf(http.StatusPreconditionFailed, "this media type has no previews")
+		return errorf(noPreviews, "this media type has no previews")
 	}
 	// Nothing is made beyond MaxBoxSide: what fits the capped box fits the
 	// asked one.

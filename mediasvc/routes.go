@@ -14,10 +14,10 @@ func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()
 	r.Use(s.withRequestID, s.withCommonHeaders, s.withRecover, s.withAccessLog, s.withPreflight)
 	r.NotFound(s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		return errorf(http.StatusNotFound, "no such route")
+		return errorf(notFound, "no such route")
 	}))
 	r.MethodNotAllowed(s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		return errorf(http.StatusMethodNotAllowed, "method not allowed")
+		return errorf(wrongMethod, "method not allowed")
 	}))
 
 	r.Get("/healthz", s.handle(s.healthz))

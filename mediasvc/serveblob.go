@@ -82,7 +82,7 @@ func (s *Server) serveBlob(w http.ResponseWriter, r *http.Request, b blobRespons
 		start, n, ok, satisfiable := parseRange(rh, b.size)
 		if ok && !satisfiable {
 			h.Set("Content-Range", fmt.Sprintf("bytes */%d", b.size))
-			return errorf(http.StatusRequestedRangeNotSatisfiable, "range not satisfiable")
+			return errorf(rangeNotSatisfiable, "range not satisfiable")
 		}
 		if ok {
 			offset, length, status = start, n, http.StatusPartialContent

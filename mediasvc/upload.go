@@ -30,7 +30,7 @@ func (s *Server) putAvatar(w http.ResponseWriter, r *http.Request) error {
 	id, err := mediaIDOf(r)
 	if err != nil || id != avatarID {
 		w.Header().Set("Allow", "GET, HEAD, POST, DELETE, OPTIONS")
-		return errorf(http.StatusMethodNotAllowed, "PUT is only for /{entity}/avatar")
+		return errorf(wrongMethod, "PUT is only for /{entity}/avatar")
 	}
 	return s.receive(w, r, true)
 }
@@ -67,7 +67,7 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request, asAvatar bool) 
 		maxBody = s.cfg.MaxUploadBytes/3*4*3 + bodyOverhead
 	}
 	if r.ContentLength > maxBody {
-		return errorf(http.StatusRequestEntityTooLarge, "upload too large")
+		return errorf(tooLarge, "upload too large")
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 
@@ -160,7 +160,7 @@ func (u *upload) closeSpool() {
 // finish validates the fields, inspects and previews images, and commits.
 func (u *upload) finish(ctx context.Context, form uploadForm, asAvatar bool) error {
 	if !form.haveData {
-		return errorf(http.StatusBadRequest, "missing data field")
+		return errorf(invalidRequest, "missing data field")
 	}
 	mimeType, err := normalizeMIME(form.contentType, form.partContentType)
 	if err != nil {
@@ -182,7 +182,7 @@ func (u *upload) finish(ctx context.Context, form uploadForm, asAvatar bool) err
 
 	isImage := transform.IsImageType(mimeType)
 	if asAvatar && !isImage {
-		return errorf(http.StatusUnsupportedMediaType, "an avatar must be a JPEG, PNG, GIF or WebP image")
+		return errorf(unsupportedType, "an avatar must be a JPEG, PNG, GIF or WebP image")
 	}
 	if isImage {
 		// The avatar's crop knows its size; other images read their header.
@@ -235,11 +235,11 @@ func normalizeMIME(field, part string) (string, error) {
 		v = part
 	}
 	if v == "" {
-		return "", errorf(http.StatusBadRequest, "missing content-type")
+		return "", errorf(invalidRequest, "missing content-type")
 	}
 	mt, _, err := mime.ParseMediaType(v)
 	if err != nil || !strings.Contains(mt, "/") || len(mt) > 255 {
-		return "", errorf(http.StatusBadRequest, "content-type is not a media type")
+		return "", errorf(invalidRequest, "content-type is not a media type")
 	}
 	return mt, nil
 }

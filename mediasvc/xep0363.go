@@ -25,12 +25,12 @@ import (
 // slotOf reads the slot id and file name of the path.
 func (s *Server) slotOf(r *http.Request) (id, name string, err error) {
 	if s.slots == nil {
-		return "", "", errorf(http.StatusNotFound, "not found")
+		return "", "", errorf(notFound, "not found")
 	}
 	id = chi.URLParam(r, "slotID")
 	name, err = pathParam(r, "name")
 	if err != nil || !httpupload.ValidSlotID(id) {
-		return "", "", errorf(http.StatusNotFound, "not found")
+		return "", "", errorf(notFound, "not found")
 	}
 	return id, name, nil
 }
@@ -47,19 +47,19 @@ func (s *Server) putSlot(w http.ResponseWriter, r *http.Request) error {
 	g, err := s.slots.VerifyPut(id, name, r.URL.Query())
 	switch {
 	case errors.Is(err, httpupload.ErrExpired):
-		return errorf(http.StatusForbidden, "upload URL expired: request a new slot")
+		return errorf(denied, "upload URL expired: request a new slot")
 	case err != nil:
-		return errorf(http.StatusForbidden, "upload URL not valid")
+		return errorf(denied, "upload URL not valid")
 	}
 	ct, err := httpupload.CheckType(r.Header.Get("Content-Type"))
 	if err != nil || ct != g.Type {
-		return errorf(http.StatusBadRequest, "Content-Type differs from the slot request's")
+		return errorf(invalidRequest, "Content-Type differs from the slot request's")
 	}
 	switch {
 	case r.ContentLength > g.Size:
-		return errorf(http.StatusRequestEntityTooLarge, "body larger than the slot request's size")
+		return errorf(tooLarge, "body larger than the slot request's size")
 	case r.ContentLength >= 0 && r.ContentLength != g.Size:
-		return errorf(http.StatusBadRequest, "Content-Length differs from the slot request's size")
+		return errorf(invalidRequest, "Content-Length differs from the slot request's size")
 	}
 	select {
 	case s.uploads <- struct{}{}:
@@ -92,7 +92,7 @@ func (u *upload) storeGrant(ctx context.Context, g httpupload.Grant, body io.Rea
 	}
 	if err := u.s.meta.Begin(ctx, u.m); err != nil {
 		if errors.Is(err, storage.ErrConflict) {
-			return errorf(http.StatusConflict, "upload URL already used")
+			return errorf(conflict, "upload URL already used")
 		}
 		return fmt.Errorf("begin upload %s: %w", u.id, err)
 	}
@@ -102,7 +102,7 @@ func (u *upload) storeGrant(ctx context.Context, g httpupload.Grant, body io.Rea
 	if err := u.s.slots.CheckQuota(ctx, u.author, 0); err != nil {
 		var qe *xmppauth.QuotaError
 		if errors.As(err, &qe) {
-			return errorf(http.StatusForbidden, "upload quota reached")
+			return errorf(denied, "upload quota reached")
 		}
 		return err
 	}
@@ -114,7 +114,7 @@ func (u *upload) storeGrant(ctx context.Context, g httpupload.Grant, body io.Rea
 		return fmt.Errorf("store upload %s: %w", u.id, err)
 	}
 	if sum.Size != g.Size {
-		return errorf(http.StatusBadRequest, "body shorter than the slot request's size")
+		return errorf(invalidRequest, "body shorter than the slot request's size")
 	}
 	u.m.Size, u.m.SHA1 = sum.Size, sum.SHA1
 	if u.s.hookBlobWritten != nil {
@@ -138,7 +138,7 @@ func (s *Server) getSlot(w http.ResponseWriter, r *http.Request) error {
 	// The name is part of the URL that was handed out; another name, or
 	// a file past retention the sweep has not reached yet, is not there.
 	if m.FileName != name || s.slots.Expired(m.Uploaded) {
-		return errorf(http.StatusNotFound, "not found")
+		return errorf(notFound, "not found")
 	}
 	return s.serveMedia(w, r, it, auth.Decision{Public: true})
 }
