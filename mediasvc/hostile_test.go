@@ -917,8 +917,8 @@ func TestStoreErrorsStayInside(t *testing.T) {
 }
 
 // TestPartHeadersDoNotHoldMemory: a multipart part header of 9 MB (which
-// mime/multipart would read whole, holding some 28 MB of heap) is cut off
-// after the framing budget of 1 MiB.
+// mime/multipart would read whole) is cut off after the framing budget of
+// 1 MiB.
 func TestPartHeadersDoNotHoldMemory(t *testing.T) {
 	e := newEnv(t)
 	body := "--B\r\nContent-Disposition: form-data; name=\"x\"\r\nX-Pad: " + strings.Repeat("a", 9<<20) + "\r\n\r\nv\r\n--B--\r\n"
@@ -948,8 +948,11 @@ func TestPartHeadersDoNotHoldMemory(t *testing.T) {
 	if resp.StatusCode != http.StatusRequestEntityTooLarge {
 		t.Fatalf("status %d: %s", resp.StatusCode, b)
 	}
-	// The body itself (9 MB) is held by the client side of this test.
-	if growth := int64(peak.Load()) - int64(before.HeapInuse) - int64(len(body)); growth > 8<<20 {
+	// The body (9 MB) was built before the baseline was read, so it is
+	// not part of the growth; the client streams it without a copy.
+	growth := int64(peak.Load()) - int64(before.HeapInuse)
+	t.Logf("a %d MB part header grew the heap by %.1f MB at its peak", len(body)>>20, float64(growth)/(1<<20))
+	if growth > 8<<20 {
 		t.Fatalf("one crafted part header grew the heap by %d MB", growth>>20)
 	}
 }
