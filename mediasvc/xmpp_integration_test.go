@@ -266,8 +266,8 @@ func (e *xmppEnv) uploadFile(entity string, u *xmppUser, data []byte, contentTyp
 
 // The decision matrix of API.md over HTTP: owner, moderator, publisher,
 // member, none, outcast and the channel's own user × read (file, list,
-// HEAD, Range, conditional GET, metadata, preview), upload, avatar,
-// update, delete × open and whitelist channels.
+// HEAD, Range, conditional GET, metadata, preview), upload, avatar (set,
+// read, delete), update, delete × open and whitelist channels.
 func TestXMPPMatrixOverHTTP(t *testing.T) {
 	e := newXMPPEnv(t, 0)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -424,6 +424,26 @@ func TestXMPPMatrixOverHTTP(t *testing.T) {
 				body, ct = multipartUpload(t, avatar, "image/png")
 				status, _, b = e.request(http.MethodPut, "/"+entity+"/avatar", u, tid, body, ct)
 				check(t, "avatar", status, w.avatar, b, before)
+				if status == created {
+					// Avatars are public (AvatarsPublic, the default).
+					before = u.askedCount()
+					status, _, b := e.request(http.MethodGet, "/"+entity+"/avatar", u, tid, nil, "")
+					if cfg, _, err := image.DecodeConfig(bytes.NewReader(b)); status != ok || err != nil || cfg.Width != 6 || cfg.Height != 6 {
+						t.Errorf("%s avatar read of %s: status %d, %v %dx%d; want 200 and the 6x6 square of the PNG just set", r.name, entity, status, err, cfg.Width, cfg.Height)
+					}
+					if asked := u.askedCount() - before; asked != 0 {
+						t.Errorf("%s avatar read: asked to confirm %d times, want 0", r.name, asked)
+					}
+				}
+				// Deleting the avatar is a delete of what they uploaded:
+				// allowed to whoever could set it, asked about once.
+				wantDelete := forbidden
+				if w.avatar == created {
+					wantDelete = ok
+				}
+				before = u.askedCount()
+				status, _, b = e.request(http.MethodDelete, "/"+entity+"/avatar", u, tid, nil, "")
+				check(t, "avatar delete", status, wantDelete, b, before)
 
 				before = u.askedCount()
 				form := url.Values{"title": {"changed by " + r.name}}.Encode()
