@@ -23,9 +23,12 @@ RUN --mount=type=cache,target=/go/pkg/mod go mod download
 COPY . .
 ARG VERSION=devel
 # CGO_ENABLED=0: every dependency is pure Go (SQLite included), so the
-# binary runs on an image with no C library.
+# binary runs on an image with no C library. -tags nodynamic: the HEIC/AVIF
+# decoders would look for a system libheif/libavif, which this image has
+# not; without that path each process starts about 12 MB smaller
+# (docs/previews.md).
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
-    CGO_ENABLED=0 go build -trimpath -ldflags="-s -w -X main.version=${VERSION}" \
+    CGO_ENABLED=0 go build -tags nodynamic -trimpath -ldflags="-s -w -X main.version=${VERSION}" \
       -o /out/mediaserver ./cmd/mediaserver \
  && /out/mediaserver version \
  && mkdir -p /out/data

@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sync/singleflight"
+	"github.com/xmppmedia/mediaserver/internal/ttlcache"
 	"mellium.im/xmpp/jid"
 )
 
@@ -20,131 +20,9 @@ const MaxCacheEntries = 10000
 // keep working through a short XMPP outage.
 const MaxStaleOpen = 10 * time.Minute
 
-// ttlCache is a bounded map of values that expire.
-type ttlCache[V any] struct {
-	ttl     time.Duration
-	max     int
-	mu      sync.Mutex
-	entries map[string]ttlEntry[V]
-	// weigh, when set, gives each value a weight, and the total weight is
-	// kept at or below maxWeight (a value heavier than that is not kept).
-	weigh     func(V) int
-	maxWeight int
-	weight    int
-}
-
-type ttlEntry[V any] struct {
-	v       V
-	expires time.Time
-}
-
-func newTTLCache[V any](ttl time.Duration, max int) *ttlCache[V] {
-	return &ttlCache[V]{ttl: ttl, max: max, entries: make(map[string]ttlEntry[V])}
-}
-
-func (c *ttlCache[V]) get(key string, now time.Time) (V, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.entries[key]
-	if !ok || !now.Before(e.expires) {
-		var zero V
-		return zero, false
-	}
-	return e.v, true
-}
-
-// getStale returns an entry that expired less than maxStale ago (or is
-// still fresh), and how much longer it may be served.
-func (c *ttlCache[V]) getStale(key string, now time.Time, maxStale time.Duration) (V, time.Duration, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.entries[key]
-	end := e.expires.Add(maxStale)
-	if !ok || !now.Before(end) {
-		var zero V
-		return zero, 0, false
-	}
-	return e.v, end.Sub(now), true
-}
-
-func (c *ttlCache[V]) put(key string, v V, now time.Time) {
-	if c.ttl <= 0 {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	w := c.weightOf(v)
-	if c.weigh != nil && w > c.maxWeight {
-		return
-	}
-	if old, ok := c.entries[key]; ok {
-		c.weight -= c.weightOf(old.v)
-		delete(c.entries, key)
-	}
-	if len(c.entries) >= c.max {
-		c.evict(now)
-	}
-	for k, e := range c.entries {
-		if c.weight+w <= c.maxWeight || c.weigh == nil {
-			break
-		}
-		c.weight -= c.weightOf(e.v)
-		delete(c.entries, k)
-	}
-	c.entries[key] = ttlEntry[V]{v: v, expires: now.Add(c.ttl)}
-	c.weight += w
-}
-
-func (c *ttlCache[V]) weightOf(v V) int {
-	if c.weigh == nil {
-		return 0
-	}
-	return c.weigh(v)
-}
-
-// evict drops expired entries and, if that frees too little, an arbitrary
-// tenth of the rest: forgetting only costs a repeated lookup.
-func (c *ttlCache[V]) evict(now time.Time) {
-	for k, e := range c.entries {
-		if !now.Before(e.expires) {
-			c.weight -= c.weightOf(e.v)
-			delete(c.entries, k)
-		}
-	}
-	for k, e := range c.entries {
-		if len(c.entries) < c.max-c.max/10 {
-			break
-		}
-		c.weight -= c.weightOf(e.v)
-		delete(c.entries, k)
-	}
-}
-
-func (c *ttlCache[V]) len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.entries)
-}
-
-// shared runs fn once for concurrent callers with the same key. fn gets a
-// context that does not end with the first caller's (fn must bound itself,
-// as the XMPP implementations do with their reply timeout); each caller
-// still stops waiting when its own ctx ends.
-func shared[V any](ctx context.Context, g *singleflight.Group, key string, fn func(context.Context) (V, error)) (V, error) {
-	ch := g.DoChan(key, func() (any, error) { return fn(context.WithoutCancel(ctx)) })
-	select {
-	case r := <-ch:
-		v, _ := r.Val.(V)
-		return v, r.Err
-	case <-ctx.Done():
-		var zero V
-		return zero, ctx.Err()
-	}
-}
-
 type confirmCache struct {
 	next      Confirmer
-	confirmed *ttlCache[struct{}]
+	confirmed *ttlcache.Cache[struct{}]
 	remember  bool
 	asking    flights
 	now       func() time.Time
@@ -167,7 +45,7 @@ type confirmCache struct {
 func NewConfirmCache(c Confirmer, ttl time.Duration) Confirmer {
 	return &confirmCache{
 		next:      c,
-		confirmed: newTTLCache[struct{}](ttl, MaxCacheEntries),
+		confirmed: ttlcache.New[struct{}](ttl, MaxCacheEntries),
 		remember:  ttl > 0,
 		asking:    flights{m: make(map[string]*flight)},
 		now:       time.Now,
@@ -181,7 +59,7 @@ func (c *confirmCache) Confirm(ctx context.Context, req ConfirmRequest) error {
 	remembered := ""
 	if req.Read() && !req.Channel.Equal(jid.JID{}) {
 		remembered = who + "read\x00" + req.Channel.Bare().String()
-		if _, ok := c.confirmed.get(remembered, c.now()); ok {
+		if _, ok := c.confirmed.Get(remembered, c.now()); ok {
 			return nil
 		}
 	}
@@ -194,7 +72,7 @@ func (c *confirmCache) Confirm(ctx context.Context, req ConfirmRequest) error {
 			return err
 		}
 		if remembered != "" {
-			c.confirmed.put(remembered, struct{}{}, c.now())
+			c.confirmed.Put(remembered, struct{}{}, c.now())
 		}
 		return nil
 	})
@@ -263,9 +141,9 @@ func (fs *flights) do(ctx context.Context, key string, fn func(context.Context) 
 
 type channelCache struct {
 	next     Channels
-	infos    *ttlCache[ChannelInfo] // full answers
-	models   *ttlCache[ChannelInfo] // access models alone
-	inflight singleflight.Group
+	infos    *ttlcache.Cache[ChannelInfo] // full answers
+	models   *ttlcache.Cache[ChannelInfo] // access models alone
+	inflight ttlcache.Group[ChannelInfo]
 	now      func() time.Time
 }
 
@@ -288,20 +166,17 @@ const MaxCachedAffiliations = 1_000_000
 // answer grant only reads: a write or a private read on stale
 // affiliations could use a right taken away meanwhile.
 func NewChannelCache(c Channels, ttl time.Duration) Channels {
-	infos := newTTLCache[ChannelInfo](ttl, MaxCacheEntries)
-	infos.weigh = func(i ChannelInfo) int { return len(i.Affiliations) }
-	infos.maxWeight = MaxCachedAffiliations
 	return &channelCache{
 		next:   c,
-		infos:  infos,
-		models: newTTLCache[ChannelInfo](ttl, MaxCacheEntries),
+		infos:  ttlcache.NewWeighed(ttl, MaxCacheEntries, func(i ChannelInfo) int { return len(i.Affiliations) }, MaxCachedAffiliations),
+		models: ttlcache.New[ChannelInfo](ttl, MaxCacheEntries),
 		now:    time.Now,
 	}
 }
 
 func (c *channelCache) AccessModel(ctx context.Context, entity jid.JID) (ChannelInfo, error) {
 	key := entity.Bare().String()
-	if info, ok := c.infos.get(key, c.now()); ok {
+	if info, ok := c.infos.Get(key, c.now()); ok {
 		return ChannelInfo{AccessModel: info.AccessModel}, nil
 	}
 	return c.lookup(ctx, c.models, "model", key, func(ctx context.Context) (ChannelInfo, error) {
@@ -313,7 +188,7 @@ func (c *channelCache) Channel(ctx context.Context, entity jid.JID) (ChannelInfo
 	return c.lookup(ctx, c.infos, "full", entity.Bare().String(), func(ctx context.Context) (ChannelInfo, error) {
 		info, err := c.next.Channel(ctx, entity)
 		if err == nil {
-			c.models.put(entity.Bare().String(), ChannelInfo{AccessModel: info.AccessModel}, c.now())
+			c.models.Put(entity.Bare().String(), ChannelInfo{AccessModel: info.AccessModel}, c.now())
 		}
 		return info, err
 	})
@@ -322,20 +197,20 @@ func (c *channelCache) Channel(ctx context.Context, entity jid.JID) (ChannelInfo
 // lookup answers key from cache, or asks fn (shared by concurrent callers
 // of the same kind of lookup) and remembers its answer, or serves a stale
 // open answer through an outage.
-func (c *channelCache) lookup(ctx context.Context, cache *ttlCache[ChannelInfo], kind, key string, fn func(context.Context) (ChannelInfo, error)) (ChannelInfo, error) {
-	if info, ok := cache.get(key, c.now()); ok {
+func (c *channelCache) lookup(ctx context.Context, cache *ttlcache.Cache[ChannelInfo], kind, key string, fn func(context.Context) (ChannelInfo, error)) (ChannelInfo, error) {
+	if info, ok := cache.Get(key, c.now()); ok {
 		return info, nil
 	}
-	info, err := shared(ctx, &c.inflight, kind+"\x00"+key, func(ctx context.Context) (ChannelInfo, error) {
+	info, err := c.inflight.Do(ctx, kind+"\x00"+key, func(ctx context.Context) (ChannelInfo, error) {
 		info, err := fn(ctx)
 		if err != nil {
 			return ChannelInfo{}, err
 		}
-		cache.put(key, info, c.now())
+		cache.Put(key, info, c.now())
 		return info, nil
 	})
 	if err != nil && errors.Is(err, ErrUnavailable) {
-		if stale, left, ok := cache.getStale(key, c.now(), MaxStaleOpen); ok && stale.Public() {
+		if stale, left, ok := cache.GetStale(key, c.now(), MaxStaleOpen); ok && stale.Public() {
 			stale.StaleFor = left
 			return stale, nil
 		}

@@ -153,6 +153,7 @@ func (c *Config) keys() []key {
 		k("limits.max_image_pixels", &c.Images.MaxPixels, &c.Posters.MaxPixels),
 		k("limits.max_concurrent_uploads", &c.Media.MaxConcurrentUploads),
 		k("previews.sizes", &c.Media.PreviewSizes),
+		k("previews.derived_cache_bytes", &c.Media.DerivedCacheBytes),
 		k("avatars.public", &c.Media.AvatarsPublic),
 		k("log.format", &c.Log.Format),
 		k("log.level", &c.Log.Level),

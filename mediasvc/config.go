@@ -24,6 +24,10 @@ type Config struct {
 	MaxUploadBytes int64
 	// PreviewSizes are made at upload for every image, in both orientations.
 	PreviewSizes []transform.Box
+	// DerivedCacheBytes bounds the memory kept for previews of boxes that
+	// are not stored (derived from a stored preview on request, e.g. 100x100
+	// or an avatar at 50x50); 0 keeps none, deriving on every request.
+	DerivedCacheBytes int64
 	// AvatarsPublic makes every channel's avatar readable by anyone.
 	AvatarsPublic bool
 	// PublicMaxAge is the Cache-Control max-age of open channels' media.
@@ -47,6 +51,7 @@ func DefaultConfig() Config {
 	return Config{
 		MaxUploadBytes:       104857600,
 		PreviewSizes:         transform.DefaultPreviewSizes(),
+		DerivedCacheBytes:    64 << 20,
 		AvatarsPublic:        true,
 		PublicMaxAge:         24 * time.Hour,
 		MaxConcurrentUploads: 64,
@@ -79,6 +84,9 @@ func (c Config) Validate() error {
 		if err := b.Validate(); err != nil {
 			errs = append(errs, fmt.Errorf("preview size: %w", err))
 		}
+	}
+	if c.DerivedCacheBytes < 0 {
+		errs = append(errs, errors.New("derived preview cache bytes must not be negative"))
 	}
 	if c.PublicMaxAge < 0 {
 		errs = append(errs, errors.New("public max age must not be negative"))

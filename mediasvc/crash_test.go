@@ -37,7 +37,7 @@ func crashChild(stage, dir string) {
 	e := &env{t: t, root: filepath.Join(dir, "media"), dbPath: filepath.Join(dir, "media.db")}
 	e.channels, e.confirm = newFixtureAuth()
 	srv := e.newServer(DefaultConfig())
-	srv.slots = crashSlots(srv.meta) // xep0363_crash_test.go
+	srv.slots = crashSlots(srv.meta.Metadata) // xep0363_crash_test.go
 	if stage == "after-blob" {
 		srv.hookBlobWritten = func() { os.Exit(3) }
 	}

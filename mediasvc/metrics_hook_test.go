@@ -101,6 +101,7 @@ func TestMetricsHookRoutes(t *testing.T) {
 		status              int
 	}{
 		{"GET", "/" + privateChan + "/" + m.ID, "/{entity}/{mediaID}", 200},
+		{"GET", "/" + privateChan + "/" + m.ID + "?maxwidth=64", "/{entity}/{mediaID}", 200},
 		{"GET", "/" + privateChan + "/" + m.ID + "?maxwidth=100", "/{entity}/{mediaID}", 200},
 		{"GET", "/" + privateChan + "/" + m.ID + "/metadata", "/{entity}/{mediaID}/metadata", 200},
 		{"GET", "/" + privateChan, "/{entity}", 200},
@@ -120,8 +121,10 @@ func TestMetricsHookRoutes(t *testing.T) {
 	}
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
-	if n := len(rec.previews); n != 2 || rec.previews[1] != "on_demand" {
-		t.Errorf("previews observed %v, want [upload on_demand]", rec.previews)
+	// 64x64 is a stored box made on its first request; 100x100 is not
+	// stored, so derived from the stored 240x320.
+	if n := len(rec.previews); n != 3 || rec.previews[1] != "on_demand" || rec.previews[2] != "derived" {
+		t.Errorf("previews observed %v, want [upload on_demand derived]", rec.previews)
 	}
 }
 

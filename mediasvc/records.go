@@ -131,6 +131,21 @@ func (c *recordCache) item(ctx context.Context, entity, id string) (cachedItem, 
 // preview returns the stored preview of item id for box; found is false
 // when none is recorded.
 func (c *recordCache) preview(ctx context.Context, entity, id string, box transform.Box) (p storage.Preview, found bool, err error) {
+	ps, err := c.previews(ctx, entity, id)
+	if err != nil {
+		return storage.Preview{}, false, err
+	}
+	for _, p := range ps {
+		if p.Width == box.Width && p.Height == box.Height {
+			return p, true, nil
+		}
+	}
+	return storage.Preview{}, false, nil
+}
+
+// previews returns the recorded previews of item id; the caller must not
+// modify the slice.
+func (c *recordCache) previews(ctx context.Context, entity, id string) ([]storage.Preview, error) {
 	now := c.now()
 	cp, ok := lookup(c, entity, func(ch *channelRecords) (cachedPreviews, bool) {
 		cp, ok := ch.previews[id]
@@ -140,17 +155,12 @@ func (c *recordCache) preview(ctx context.Context, entity, id string, box transf
 		gen := c.gen.Load()
 		ps, err := c.Metadata.Previews(ctx, entity, id)
 		if err != nil {
-			return storage.Preview{}, false, err
+			return nil, err
 		}
 		cp = cachedPreviews{ps: ps, expires: now.Add(recordTTL)}
 		c.remember(gen, entity, func(ch *channelRecords) { ch.previews[id] = cp })
 	}
-	for _, p := range cp.ps {
-		if p.Width == box.Width && p.Height == box.Height {
-			return p, true, nil
-		}
-	}
-	return storage.Preview{}, false, nil
+	return cp.ps, nil
 }
 
 // file returns the content of entity's stored file key of the given size,

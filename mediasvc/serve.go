@@ -124,23 +124,204 @@ func requestedBox(ws, hs string) (transform.Box, error) {
 	return transform.Box{Width: w, Height: h}, nil
 }
 
-// servePreview answers from the stored preview of the smallest box of the
-// bounded set that covers the request, making and storing it on first use.
+// servePreview answers with a preview that fits want. A box of the
+// bounded set is a stored file, served like any other; any other box is
+// answered by the smallest recorded preview that covers it when that one
+// already fits (it often does: a 4:3 photo's 320x480 preview is 320x240),
+// else by a preview derived from it and kept in the bounded derived cache.
+// The caller has authorized the request for this item.
 func (s *Server) servePreview(w http.ResponseWriter, r *http.Request, it cachedItem, dec auth.Decision, want transform.Box) error {
 	m := it.m
 	if !hasPreviews(m) {
 		return errorf(http.StatusPreconditionFailed, "this media type has no previews")
 	}
-	box := s.coveringBox(want.Width, want.Height)
+	// Nothing is made beyond MaxBoxSide: what fits the capped box fits the
+	// asked one.
+	want = transform.Box{Width: min(want.Width, transform.MaxBoxSide), Height: min(want.Height, transform.MaxBoxSide)}
+	box, stored := want, s.isStoredBox(want)
+	if !stored {
+		var err error
+		if box, err = s.coveringStored(r.Context(), m, want); err != nil {
+			return err
+		}
+	}
 	p, err := s.preview(r.Context(), m, box)
 	if err != nil {
 		return err
 	}
+	if !stored && !fitsBox(m, box, want) {
+		return s.serveDerived(w, r, it, dec, p, want)
+	}
+	return s.serveStoredPreview(w, r, it, dec, p, box)
+}
+
+// serveStoredPreview sends the stored preview p of box.
+func (s *Server) serveStoredPreview(w http.ResponseWriter, r *http.Request, it cachedItem, dec auth.Decision, p storage.Preview, box transform.Box) error {
+	m := it.m
 	return s.serveBlob(w, r, blobResponse{
 		entity: m.Entity, key: p.BlobKey, size: p.Size,
-		etag:     `"` + m.SHA1 + "-" + strconv.Itoa(box.Width) + "x" + strconv.Itoa(box.Height) + `"`,
+		etag:     previewETag(m, box),
 		modified: m.Updated, lastModified: it.lastModified, mimeType: p.MimeType, public: dec.Public, maxAge: dec.MaxAge,
 	})
+}
+
+// previewETag names the preview of m for box: a new version of the item
+// (a replaced avatar) has a new SHA-1, so a new tag.
+func previewETag(m storage.Media, box transform.Box) string {
+	return `"` + m.SHA1 + "-" + strconv.Itoa(box.Width) + "x" + strconv.Itoa(box.Height) + `"`
+}
+
+// isStoredBox: the bounded set of boxes whose previews are stored files.
+func (s *Server) isStoredBox(b transform.Box) bool {
+	for _, sb := range s.boxes {
+		if sb == b {
+			return true
+		}
+	}
+	return false
+}
+
+// coveringStored is the box to derive want from: the smallest recorded
+// preview of m covering it (the upload-time 240x320 covers most small
+// boxes, so a derived answer rarely needs a full decode of the original),
+// else the smallest box of the set that covers it, made on first use.
+func (s *Server) coveringStored(ctx context.Context, m storage.Media, want transform.Box) (transform.Box, error) {
+	ps, err := s.meta.previews(ctx, m.Entity, m.ID)
+	if err != nil {
+		return transform.Box{}, fmt.Errorf("previews of %s: %w", m.ID, err)
+	}
+	var best transform.Box
+	for _, p := range ps {
+		b := transform.Box{Width: p.Width, Height: p.Height}
+		if b.Width >= want.Width && b.Height >= want.Height && (best.Width == 0 || b.Width*b.Height < best.Width*best.Height) {
+			best = b
+		}
+	}
+	if best.Width == 0 {
+		best = s.coveringBox(want.Width, want.Height)
+	}
+	return best, nil
+}
+
+// fitsBox: m's preview for box, whose size follows from m's dimensions,
+// fits want as well, so it is the answer for want too. Unknown dimensions
+// never fit: the derivation finds out.
+func fitsBox(m storage.Media, box, want transform.Box) bool {
+	if m.Width <= 0 || m.Height <= 0 {
+		return false
+	}
+	w, h := box.Fit(m.Width, m.Height)
+	return w <= want.Width && h <= want.Height
+}
+
+// serveDerived answers want from the derived cache, deriving it from the
+// stored preview p on a miss. Concurrent misses share one rendering. The
+// response carries the same validators' kind and the same Cache-Control
+// as a stored preview of the item (dec decides both).
+func (s *Server) serveDerived(w http.ResponseWriter, r *http.Request, it cachedItem, dec auth.Decision, p storage.Preview, want transform.Box) error {
+	m := it.m
+	key := derivedKey{entity: m.Entity, id: m.ID, sha1: m.SHA1, updated: m.Updated.UnixNano(), box: want}
+	d, ok := s.derived.get(key)
+	if !ok {
+		v, err, _ := s.previews.Do(key.flight(), func() (any, error) {
+			if d, ok := s.derived.get(key); ok {
+				return d, nil
+			}
+			// Detached from one client's cancellation: others may be waiting.
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), s.cfg.PreviewWait+time.Minute)
+			defer cancel()
+			d, err := s.derive(ctx, m, p, want)
+			if err != nil {
+				return derived{}, err
+			}
+			s.derived.put(key, d)
+			return d, nil
+		})
+		if err != nil {
+			return err
+		}
+		d = v.(derived)
+	}
+	if d.source == fromStored {
+		return s.serveStoredPreview(w, r, it, dec, p, transform.Box{Width: p.Width, Height: p.Height})
+	}
+	return s.serveBlob(w, r, blobResponse{
+		entity: m.Entity, data: d.data, size: int64(len(d.data)), etag: previewETag(m, want),
+		modified: m.Updated, lastModified: it.lastModified, mimeType: d.mimeType, public: dec.Public, maxAge: dec.MaxAge,
+	})
+}
+
+// maxDeriveSource bounds the stored preview read into memory to derive
+// from; larger ones go through the worker pool instead (below).
+const maxDeriveSource = 4 << 20
+
+// derive renders the answer for want from the stored preview p of m: the
+// cheap Derive on p's bytes, or, when p is over Derive's 1 MP (the 2048
+// box, an original standing in as a preview), the full pipeline on p with
+// a worker slot. Never from the original: p is smaller, and a stream of
+// distinct large boxes must not cost a 12 MP decode each.
+func (s *Server) derive(ctx context.Context, m storage.Media, p storage.Preview, want transform.Box) (derived, error) {
+	start := time.Now()
+	if p.Size <= maxDeriveSource {
+		data, err := s.storedBytes(ctx, m.Entity, p.BlobKey, p.Size)
+		if err != nil {
+			return derived{}, err
+		}
+		img, err := s.images.Derive(data, want)
+		if err == nil {
+			s.metrics.ObservePreview("derived", time.Since(start), nil)
+			return derivedOf(img), nil
+		}
+		if !errors.Is(err, transform.ErrTooManyPixels) {
+			s.metrics.ObservePreview("derived", time.Since(start), err)
+			return derived{}, fmt.Errorf("derive %s %v: %w", m.ID, want, err)
+		}
+	}
+	rc, _, err := s.blobs.Fetch(ctx, p.BlobKey)
+	if err != nil {
+		return derived{}, fmt.Errorf("read %s: %w", p.BlobKey, err)
+	}
+	defer rc.Close()
+	wait, cancelWait := context.WithTimeout(ctx, s.cfg.PreviewWait)
+	defer cancelWait()
+	imgs, err := s.images.PreviewsContext(wait, rc, p.Size, []transform.Box{want})
+	s.metrics.ObservePreview("derived", time.Since(start), err)
+	if err != nil {
+		return derived{}, fmt.Errorf("preview %s %v: %w", m.ID, want, err)
+	}
+	return derivedOf(imgs[0]), nil
+}
+
+// derivedOf is the answer a rendering from a stored preview gave:
+// UseOriginal there means the stored preview itself.
+func derivedOf(img transform.Image) derived {
+	if img.UseOriginal {
+		return derived{source: fromStored}
+	}
+	return derived{source: fromData, data: img.Data, mimeType: img.MimeType}
+}
+
+// storedBytes reads a stored file whole, through the small-file cache when
+// it is small enough for it.
+func (s *Server) storedBytes(ctx context.Context, entity, key string, size int64) ([]byte, error) {
+	b := blobResponse{entity: entity, key: key, size: size}
+	if size <= maxCachedFile {
+		data, err := s.meta.file(entity, key, size, func() ([]byte, error) { return s.readSmall(ctx, b) })
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", key, err)
+		}
+		return data, nil
+	}
+	rc, _, err := s.blobs.Fetch(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", key, err)
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(io.LimitReader(rc, maxDeriveSource+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", key, err)
+	}
+	return data, nil
 }
 
 // preview finds or makes the preview of m for box. Concurrent requests for
@@ -237,6 +418,7 @@ type blobResponse struct {
 	fileName     string
 	public       bool
 	maxAge       time.Duration // auth.Decision.MaxAge
+	data         []byte        // the content when it is in memory (a derived preview); else read by key
 }
 
 // inlineTypes are shown by browsers without running anything. Everything
@@ -301,6 +483,11 @@ func (s *Server) serveBlob(w http.ResponseWriter, r *http.Request, b blobRespons
 	h.Set("Content-Length", strconv.FormatInt(length, 10))
 	if r.Method == http.MethodHead {
 		w.WriteHeader(status)
+		return nil
+	}
+	if b.data != nil {
+		w.WriteHeader(status)
+		w.Write(b.data[offset : offset+length])
 		return nil
 	}
 	if b.size <= maxCachedFile {

@@ -65,7 +65,8 @@ type Metrics interface {
 	ObserveUpload(bytes int64)
 	// ObservePreview is called after each rendering of previews: at
 	// upload ("upload", every configured size at once) or on first
-	// request of a size ("on_demand"). err is the rendering's error.
+	// request of a size ("on_demand") or of a box derived from a stored
+	// preview ("derived"). err is the rendering's error.
 	ObservePreview(when string, d time.Duration, err error)
 }
 
@@ -93,6 +94,7 @@ type Server struct {
 	upload   []transform.Box // boxes made at upload
 	uploads  chan struct{}   // upload slots
 	previews singleflight.Group
+	derived  *derivedCache // answers for boxes that are not stored
 	now      func() time.Time
 
 	// crash-test hooks, set only by tests in this package
@@ -124,6 +126,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		demo:    deps.Demo,
 		slots:   deps.Slots,
 		uploads: make(chan struct{}, cfg.MaxConcurrentUploads),
+		derived: newDerivedCache(cfg.DerivedCacheBytes),
 		now:     func() time.Time { return time.Now().UTC() },
 	}
 	if s.metrics == nil {

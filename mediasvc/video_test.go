@@ -33,7 +33,7 @@ func TestVideoUploadGetsDimensionsDurationAndPreviews(t *testing.T) {
 	for _, tc := range []struct {
 		query string
 		w, h  int
-	}{{"maxwidth=240&maxheight=320", 240, 135}, {"maxwidth=480&maxheight=320", 480, 270}, {"maxwidth=100", 128, 72}} {
+	}{{"maxwidth=240&maxheight=320", 240, 135}, {"maxwidth=480&maxheight=320", 480, 270}, {"maxwidth=100", 100, 56}} {
 		resp, b := e.do("GET", "/"+privateChan+"/"+m.ID+"?"+tc.query, alice, nil, nil)
 		if resp.StatusCode != 200 {
 			t.Fatalf("video preview %s: %d %s", tc.query, resp.StatusCode, b)

@@ -113,7 +113,7 @@ func TestXEP0363CrashMidPut(t *testing.T) {
 			cfg := DefaultConfig()
 			cfg.AbandonAfter = 0
 			srv := e.newServer(cfg)
-			srv.slots = crashSlots(srv.meta)
+			srv.slots = crashSlots(srv.meta.Metadata)
 			e.srv, e.http = srv, httptestServer(t, srv)
 			get, _, _ := strings.Cut(put, "?")
 			if resp, _ := e.do(http.MethodGet, get, "", nil, nil); resp.StatusCode != http.StatusNotFound {

@@ -74,9 +74,9 @@ func FetchRange(ctx context.Context, f Fetcher, key string, offset, length int64
 	if err != nil {
 		return nil, err
 	}
-	if offset < 0 || length < 0 || offset+length > size {
+	if err := CheckRange(key, offset, length, size); err != nil {
 		rc.Close()
-		return nil, fmt.Errorf("fetch range %s: range %d+%d outside blob of %d bytes", key, offset, length, size)
+		return nil, err
 	}
 	if _, err := io.CopyN(io.Discard, rc, offset); err != nil {
 		rc.Close()

@@ -11,6 +11,7 @@ package storage
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"strings"
@@ -46,6 +47,16 @@ type RangeFetcher interface {
 	// must lie inside the blob. A missing blob is ErrNotFound. The caller
 	// closes the reader.
 	FetchRange(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error)
+}
+
+// CheckRange is the rule of RangeFetcher for a blob of size bytes under
+// key: offset and length not negative, and the range inside the blob
+// (written so that offset+length cannot overflow).
+func CheckRange(key string, offset, length, size int64) error {
+	if offset < 0 || length < 0 || offset > size || length > size-offset {
+		return fmt.Errorf("fetch range %s: range %d+%d outside blob of %d bytes", key, offset, length, size)
+	}
+	return nil
 }
 
 // FileOpener is an optional extra of a Fetcher that keeps each blob as a

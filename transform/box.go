@@ -50,3 +50,9 @@ func (b Box) Validate() error {
 
 // String formats the box as "WxH".
 func (b Box) String() string { return strconv.Itoa(b.Width) + "x" + strconv.Itoa(b.Height) }
+
+// Fit is the size of a w x h image fitted into b: aspect kept, never
+// enlarged, each side at least 1 pixel. It is the size every preview of
+// this package has, so callers can tell what a stored preview measures
+// without decoding it.
+func (b Box) Fit(w, h int) (int, int) { return fitSize(w, h, b.Width, b.Height) }

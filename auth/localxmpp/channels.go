@@ -11,6 +11,7 @@ import (
 
 	"github.com/xmppmedia/mediaserver/auth"
 	"github.com/xmppmedia/mediaserver/auth/xmppclient"
+	"github.com/xmppmedia/mediaserver/auth/xmppwire"
 	"mellium.im/xmlstream"
 	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/stanza"
@@ -124,13 +125,9 @@ func SetIQ(ctx context.Context, sess *xmpp.Session, from, to jid.JID, payload st
 		return err
 	}
 	defer resp.Close()
-	tok, err := resp.Token()
+	start, err := xmppwire.ReplyStart(resp)
 	if err != nil {
-		return err
-	}
-	start, ok := tok.(xml.StartElement)
-	if !ok {
-		return fmt.Errorf("unexpected reply token %T", tok)
+		return fmt.Errorf("reply from %s: %w", to, err)
 	}
 	_, err = stanza.UnmarshalIQError(resp, start)
 	return err

@@ -16,7 +16,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -112,12 +111,12 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		opts.ChannelsName = "channels." + opts.Domain
 	}
 	if opts.ComponentSecret == "" {
-		opts.ComponentSecret = randomHex(12)
+		opts.ComponentSecret = rand.Text()
 	}
 	if opts.StartTimeout <= 0 {
 		opts.StartTimeout = 10 * time.Second
 	}
-	s := &Server{opts: opts, adminPassword: randomHex(8)}
+	s := &Server{opts: opts, adminPassword: rand.Text()}
 	if s.opts.Dir == "" {
 		dir, err := os.MkdirTemp("", "localxmpp-")
 		if err != nil {
@@ -155,12 +154,6 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		return nil, err
 	}
 	return s, nil
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 func twoFreePorts() (int, int, error) {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/xmppmedia/mediaserver/auth"
+	"github.com/xmppmedia/mediaserver/auth/xmppwire"
 	"mellium.im/xmlstream"
 	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/stanza"
@@ -42,11 +43,6 @@ const (
 	// channel server.
 	ChannelsIdentityType = "channels"
 )
-
-type discovered struct {
-	server  jid.JID // zero: the domain has no channel server
-	expires time.Time
-}
 
 // AccessModel returns the access model of entity's posts node alone: one
 // disco#info question to the channel server (after discovery), whatever
@@ -122,32 +118,22 @@ func (c *Component) channelServerFor(ctx context.Context, domain string) (server
 	if !c.channelServer.Equal(jid.JID{}) {
 		return c.channelServer, true, nil
 	}
-	now := time.Now()
-	c.discoveryMu.Lock()
-	d, hit := c.discoveredFor[domain]
-	c.discoveryMu.Unlock()
-	if hit && now.Before(d.expires) {
-		return d.server, !d.server.Equal(jid.JID{}), nil
+	if s, hit := c.discovered.Get(domain, time.Now()); hit {
+		return s, !s.Equal(jid.JID{}), nil
 	}
-	v, err, _ := c.discovery.Do(domain, func() (any, error) {
-		// Shared by concurrent callers: it must not end with the first
-		// caller's context; the IQs are bounded by ReplyTimeout anyway.
-		s, err := c.discover(context.WithoutCancel(ctx), domain)
+	// Shared by concurrent callers; each gives up when its own ctx ends,
+	// while the IQs, bounded by ReplyTimeout, go on for the others.
+	server, err = c.discovery.Do(ctx, domain, func(ctx context.Context) (jid.JID, error) {
+		s, err := c.discover(ctx, domain)
 		if err != nil {
-			return nil, err
+			return jid.JID{}, err
 		}
-		c.discoveryMu.Lock()
-		defer c.discoveryMu.Unlock()
-		if len(c.discoveredFor) >= maxDiscovered {
-			clear(c.discoveredFor)
-		}
-		c.discoveredFor[domain] = discovered{server: s, expires: time.Now().Add(discoveryTTL)}
+		c.discovered.Put(domain, s, time.Now())
 		return s, nil
 	})
 	if err != nil {
 		return jid.JID{}, false, err
 	}
-	server = v.(jid.JID)
 	return server, !server.Equal(jid.JID{}), nil
 }
 
@@ -156,8 +142,8 @@ func (c *Component) discover(ctx context.Context, domain string) (jid.JID, error
 	if err != nil {
 		return jid.JID{}, fmt.Errorf("%w: entity domain %q: %v", auth.ErrUnavailable, domain, err)
 	}
-	var items discoItemsQuery
-	if err := c.iq(ctx, stanza.GetIQ, domainJID, xmlstream.Wrap(nil, xml.StartElement{Name: xml.Name{Space: NSDiscoItems, Local: "query"}}), &items); err != nil {
+	var items xmppwire.DiscoItems
+	if err := c.iq(ctx, stanza.GetIQ, domainJID, xmlstream.Wrap(nil, xml.StartElement{Name: xml.Name{Space: xmppwire.NSDiscoItems, Local: "query"}}), &items); err != nil {
 		return jid.JID{}, fmt.Errorf("discover channel server of %s: disco#items: %w", domain, unavailable(err))
 	}
 	var lastErr error
@@ -172,8 +158,8 @@ func (c *Component) discover(ctx context.Context, domain string) (jid.JID, error
 		if err != nil || j.Equal(c.jid) {
 			continue
 		}
-		var info discoInfoQuery
-		err = c.iq(ctx, stanza.GetIQ, j, xmlstream.Wrap(nil, xml.StartElement{Name: xml.Name{Space: NSDiscoInfo, Local: "query"}}), &info)
+		var info xmppwire.DiscoInfo
+		err = c.iq(ctx, stanza.GetIQ, j, xmlstream.Wrap(nil, xml.StartElement{Name: xml.Name{Space: xmppwire.NSDiscoInfo, Local: "query"}}), &info)
 		if err != nil {
 			// An item that says "no" is just not a channel server; one that
 			// cannot answer might have been.
@@ -202,9 +188,9 @@ func (c *Component) discover(ctx context.Context, domain string) (jid.JID, error
 // false when the server does not know the node. A node without an access
 // model has model "" (private).
 func (c *Component) accessModel(ctx context.Context, server jid.JID, node string) (model string, exists bool, err error) {
-	var info discoInfoQuery
+	var info xmppwire.DiscoInfo
 	err = c.iq(ctx, stanza.GetIQ, server, xmlstream.Wrap(nil, xml.StartElement{
-		Name: xml.Name{Space: NSDiscoInfo, Local: "query"},
+		Name: xml.Name{Space: xmppwire.NSDiscoInfo, Local: "query"},
 		Attr: []xml.Attr{{Name: xml.Name{Local: "node"}, Value: node}},
 	}), &info)
 	if isCondition(err, stanza.ItemNotFound) {
@@ -214,22 +200,22 @@ func (c *Component) accessModel(ctx context.Context, server jid.JID, node string
 		return "", false, unavailable(err)
 	}
 	for _, f := range info.Forms {
-		if ft, _ := f.value("FORM_TYPE"); ft != FormTypeMetaData {
+		if ft, _ := f.Value("FORM_TYPE"); ft != FormTypeMetaData {
 			continue
 		}
-		if m, ok := f.value("pubsub#access_model"); ok {
+		if m, ok := f.Value("pubsub#access_model"); ok {
 			return m, true, nil
 		}
 	}
 	var cfg struct {
 		XMLName   xml.Name `xml:"http://jabber.org/protocol/pubsub#owner pubsub"`
 		Configure struct {
-			Forms []dataForm `xml:"jabber:x:data x"`
+			Forms []xmppwire.DataForm `xml:"jabber:x:data x"`
 		} `xml:"configure"`
 	}
 	err = c.iq(ctx, stanza.GetIQ, server, xmlstream.Wrap(
 		xmlstream.Wrap(nil, xml.StartElement{Name: xml.Name{Local: "configure"}, Attr: []xml.Attr{{Name: xml.Name{Local: "node"}, Value: node}}}),
-		xml.StartElement{Name: xml.Name{Space: NSPubsubOwn, Local: "pubsub"}},
+		xml.StartElement{Name: xml.Name{Space: xmppwire.NSPubsubOwn, Local: "pubsub"}},
 	), &cfg)
 	if isCondition(err, stanza.ItemNotFound) {
 		return "", false, nil
@@ -244,7 +230,7 @@ func (c *Component) accessModel(ctx context.Context, server jid.JID, node string
 		return "", false, unavailable(err)
 	}
 	for _, f := range cfg.Configure.Forms {
-		if m, ok := f.value("pubsub#access_model"); ok {
+		if m, ok := f.Value("pubsub#access_model"); ok {
 			return m, true, nil
 		}
 	}
@@ -327,9 +313,9 @@ func affiliationsRequest(node, after string) xml.TokenReader {
 	return xmlstream.Wrap(
 		xmlstream.MultiReader(
 			xmlstream.Wrap(nil, xml.StartElement{Name: xml.Name{Local: "affiliations"}, Attr: []xml.Attr{{Name: xml.Name{Local: "node"}, Value: node}}}),
-			xmlstream.Wrap(xmlstream.MultiReader(set...), xml.StartElement{Name: xml.Name{Space: NSRSM, Local: "set"}}),
+			xmlstream.Wrap(xmlstream.MultiReader(set...), xml.StartElement{Name: xml.Name{Space: xmppwire.NSRSM, Local: "set"}}),
 		),
-		xml.StartElement{Name: xml.Name{Space: NSPubsubOwn, Local: "pubsub"}},
+		xml.StartElement{Name: xml.Name{Space: xmppwire.NSPubsubOwn, Local: "pubsub"}},
 	)
 }
 
@@ -355,13 +341,9 @@ func (c *Component) iq(ctx context.Context, typ stanza.IQType, to jid.JID, paylo
 		return fmt.Errorf("%w: iq to %s: %v", auth.ErrUnavailable, to, err)
 	}
 	defer resp.Close()
-	tok, err := resp.Token()
+	start, err := xmppwire.ReplyStart(resp)
 	if err != nil {
 		return fmt.Errorf("%w: reply from %s: %v", auth.ErrUnavailable, to, err)
-	}
-	start, ok := tok.(xml.StartElement)
-	if !ok {
-		return fmt.Errorf("%w: reply from %s: unexpected %T", auth.ErrUnavailable, to, tok)
 	}
 	if _, err := stanza.UnmarshalIQError(resp, start); err != nil {
 		var se stanza.Error

@@ -10,38 +10,22 @@ package xmppauth
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/xml"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/sync/singleflight"
+	"github.com/xmppmedia/mediaserver/auth/xmppwire"
+	"github.com/xmppmedia/mediaserver/internal/ttlcache"
 	"mellium.im/xmlstream"
 	"mellium.im/xmpp"
 	"mellium.im/xmpp/component"
 	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/stanza"
-)
-
-// Namespaces used on the wire.
-const (
-	NSDiscoInfo  = "http://jabber.org/protocol/disco#info"
-	NSDiscoItems = "http://jabber.org/protocol/disco#items"
-	NSPing       = "urn:xmpp:ping"
-	NSHTTPAuth   = "http://jabber.org/protocol/http-auth"
-	NSDataForms  = "jabber:x:data"
-	NSPubsub     = "http://jabber.org/protocol/pubsub"
-	NSPubsubOwn  = "http://jabber.org/protocol/pubsub#owner"
-	NSRSM        = "http://jabber.org/protocol/rsm"
-	// APIFormType is the FORM_TYPE of the endpoint form in disco#info.
-	APIFormType = "http://buddycloud.org/v1/api"
 )
 
 // Defaults for zero Config fields.
@@ -104,9 +88,8 @@ func (c Config) Validate() error {
 		}
 	}
 	if c.PublicURL != "" {
-		u, err := url.Parse(c.PublicURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("http public_url %q: want an absolute http(s) URL", c.PublicURL)
+		if err := xmppwire.CheckEndpoint(c.PublicURL); err != nil {
+			return fmt.Errorf("http public_url: %w", err)
 		}
 	}
 	if c.ReplyTimeout < 0 {
@@ -132,9 +115,8 @@ type Component struct {
 	confirms confirmTable
 	iqsSent  atomic.Int64
 
-	discovery     singleflight.Group
-	discoveryMu   sync.Mutex
-	discoveredFor map[string]discovered // domain → channel server
+	discovery  ttlcache.Group[jid.JID]
+	discovered *ttlcache.Cache[jid.JID] // domain → channel server (zero: none)
 
 	slots SlotService // nil: not an upload service (upload.go)
 }
@@ -154,11 +136,11 @@ func New(cfg Config, log *slog.Logger) (*Component, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	c := &Component{
-		cfg:           cfg,
-		jid:           jid.MustParse(cfg.ComponentJID),
-		log:           log.With("component", cfg.ComponentJID),
-		up:            make(chan struct{}),
-		discoveredFor: make(map[string]discovered),
+		cfg:        cfg,
+		jid:        jid.MustParse(cfg.ComponentJID),
+		log:        log.With("component", cfg.ComponentJID),
+		up:         make(chan struct{}),
+		discovered: ttlcache.New[jid.JID](discoveryTTL, maxDiscovered),
 	}
 	if cfg.ChannelServer != "" {
 		c.channelServer = jid.MustParse(cfg.ChannelServer)
@@ -317,7 +299,7 @@ func (c *Component) keepAlive(sessCtx context.Context, sess *xmpp.Session) {
 			return
 		case <-ticker.C:
 		}
-		err := c.iq(sessCtx, stanza.GetIQ, c.jid, xmlstream.Wrap(nil, xml.StartElement{Name: xml.Name{Space: NSPing, Local: "ping"}}), nil)
+		err := c.iq(sessCtx, stanza.GetIQ, c.jid, xmlstream.Wrap(nil, xml.StartElement{Name: xml.Name{Space: xmppwire.NSPing, Local: "ping"}}), nil)
 		var se stanza.Error
 		if err != nil && !errors.As(err, &se) && sessCtx.Err() == nil {
 			c.log.Warn("xmpp keepalive ping unanswered; reconnecting", "err", err)
@@ -340,67 +322,15 @@ func (c *Component) handle(t xmlstream.TokenReadEncoder, start *xml.StartElement
 	return nil
 }
 
-type discoIdentity struct {
-	Category string `xml:"category,attr"`
-	Type     string `xml:"type,attr"`
-	Name     string `xml:"name,attr,omitempty"`
-}
-
-type discoFeature struct {
-	Var string `xml:"var,attr"`
-}
-
-type formField struct {
-	Var    string   `xml:"var,attr"`
-	Type   string   `xml:"type,attr,omitempty"`
-	Values []string `xml:"value"`
-}
-
-type dataForm struct {
-	XMLName xml.Name    `xml:"jabber:x:data x"`
-	Type    string      `xml:"type,attr"`
-	Fields  []formField `xml:"field"`
-}
-
-// value returns the first value of field v.
-func (f dataForm) value(v string) (string, bool) {
-	for _, field := range f.Fields {
-		if field.Var == v && len(field.Values) > 0 {
-			return field.Values[0], true
-		}
-	}
-	return "", false
-}
-
-type discoInfoQuery struct {
-	XMLName    xml.Name        `xml:"http://jabber.org/protocol/disco#info query"`
-	Node       string          `xml:"node,attr,omitempty"`
-	Identities []discoIdentity `xml:"identity"`
-	Features   []discoFeature  `xml:"feature"`
-	Forms      []dataForm      `xml:"jabber:x:data x"`
-}
-
-type discoItemsQuery struct {
-	XMLName xml.Name `xml:"http://jabber.org/protocol/disco#items query"`
-	Node    string   `xml:"node,attr,omitempty"`
-	Items   []struct {
-		JID  string `xml:"jid,attr"`
-		Node string `xml:"node,attr,omitempty"`
-	} `xml:"item"`
-}
-
 // info is the component's own disco#info answer (API.md): clients find
 // the media server by this exact identity and the endpoint form.
-func (c *Component) info() discoInfoQuery {
-	q := discoInfoQuery{
-		Identities: []discoIdentity{{Category: "component", Type: "generic", Name: "Media Server"}},
-		Features:   []discoFeature{{Var: NSDiscoInfo}, {Var: NSPing}},
+func (c *Component) info() xmppwire.DiscoInfo {
+	q := xmppwire.DiscoInfo{
+		Identities: []xmppwire.DiscoIdentity{{Category: "component", Type: "generic", Name: "Media Server"}},
+		Features:   []xmppwire.DiscoFeature{{Var: xmppwire.NSDiscoInfo}, {Var: xmppwire.NSPing}},
 	}
 	if c.cfg.PublicURL != "" {
-		q.Forms = []dataForm{{Type: "result", Fields: []formField{
-			{Var: "FORM_TYPE", Type: "hidden", Values: []string{APIFormType}},
-			{Var: "endpoint", Type: "text-single", Values: []string{c.cfg.PublicURL}},
-		}}}
+		q.Forms = []xmppwire.DataForm{xmppwire.APIForm(c.cfg.PublicURL)}
 	}
 	c.addUploadInfo(&q)
 	return q
@@ -427,21 +357,21 @@ func (c *Component) handleIQ(t xmlstream.TokenReadEncoder, start *xml.StartEleme
 		switch {
 		case iq.Type != stanza.GetIQ:
 			c.writeIQError(t, iq, stanza.ServiceUnavailable)
-		case payload.Name == xml.Name{Space: NSDiscoInfo, Local: "query"}:
+		case payload.Name == xml.Name{Space: xmppwire.NSDiscoInfo, Local: "query"}:
 			if node != "" {
 				c.writeIQError(t, iq, stanza.ItemNotFound)
 				return
 			}
 			c.writeIQResult(t, iq, c.info())
-		case payload.Name == xml.Name{Space: NSDiscoItems, Local: "query"}:
+		case payload.Name == xml.Name{Space: xmppwire.NSDiscoItems, Local: "query"}:
 			if node != "" {
 				c.writeIQError(t, iq, stanza.ItemNotFound)
 				return
 			}
-			c.writeIQResult(t, iq, discoItemsQuery{})
-		case payload.Name == xml.Name{Space: NSPing, Local: "ping"}:
+			c.writeIQResult(t, iq, xmppwire.DiscoItems{})
+		case payload.Name == xml.Name{Space: xmppwire.NSPing, Local: "ping"}:
 			c.writeIQResult(t, iq, nil)
-		case payload.Name == xml.Name{Space: NSHTTPUpload, Local: "request"}:
+		case payload.Name == xml.Name{Space: xmppwire.NSHTTPUpload, Local: "request"}:
 			c.answerSlot(t, iq, payload)
 		default:
 			c.writeIQError(t, iq, stanza.ServiceUnavailable)
@@ -451,7 +381,7 @@ func (c *Component) handleIQ(t xmlstream.TokenReadEncoder, start *xml.StartEleme
 		// never get here; this is a client answering a confirm message with
 		// an IQ.
 		var r inbound
-		if err := decodeStanza(t, start, &r); err != nil {
+		if err := xmppwire.DecodeStanza(t, start, &r); err != nil {
 			return
 		}
 		c.confirms.resolve(r, iq.Type == stanza.ErrorIQ)
@@ -490,13 +420,6 @@ func nextStart(r xml.TokenReader) (xml.StartElement, bool) {
 	}
 }
 
-// decodeStanza decodes a whole stanza into v. A handler's reader starts
-// after the stanza's start element, and Go's decoder only accepts an end
-// element whose start it has read itself, so the start is put back first.
-func decodeStanza(t xml.TokenReader, start *xml.StartElement, v any) error {
-	return xml.NewTokenDecoder(xmlstream.MultiReader(xmlstream.Token(*start), t)).Decode(v)
-}
-
 func attrValue(start xml.StartElement, local string) string {
 	for _, a := range start.Attr {
 		if a.Name.Local == local && a.Name.Space == "" {
@@ -504,10 +427,4 @@ func attrValue(start xml.StartElement, local string) string {
 		}
 	}
 	return ""
-}
-
-func randomID() string {
-	b := make([]byte, 12)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }

@@ -27,6 +27,9 @@ func TestConfigValidate(t *testing.T) {
 		{"bad channel server", func(c *xmppauth.Config) { c.ChannelServer = "@@" }, "channel_server"},
 		{"relative public URL", func(c *xmppauth.Config) { c.PublicURL = "/media" }, "public_url"},
 		{"ftp public URL", func(c *xmppauth.Config) { c.PublicURL = "ftp://media.example.com" }, "public_url"},
+		// The same rule as mediasvc's and the clients' (xmppwire.CheckEndpoint):
+		// paths are appended to it, so a query would end up in the middle.
+		{"public URL with a query", func(c *xmppauth.Config) { c.PublicURL = "https://media.example.com/?a=b" }, "public_url"},
 		{"negative timeout", func(c *xmppauth.Config) { c.ReplyTimeout = -time.Second }, "reply_timeout"},
 	}
 	for _, tt := range tests {

@@ -2,12 +2,14 @@ package xmppauth
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/xml"
 	"fmt"
 	"sync"
 	"time"
 
 	"github.com/xmppmedia/mediaserver/auth"
+	"github.com/xmppmedia/mediaserver/auth/xmppwire"
 	"mellium.im/xmlstream"
 	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/stanza"
@@ -64,12 +66,8 @@ type inbound struct {
 	From    string `xml:"from,attr"`
 	Type    string `xml:"type,attr"`
 	Thread  string `xml:"thread"`
-	Confirm *struct {
-		ID     string `xml:"id,attr"`
-		Method string `xml:"method,attr"`
-		URL    string `xml:"url,attr"`
-	} `xml:"http://jabber.org/protocol/http-auth confirm"`
-	Error *struct{} `xml:"error"`
+	Confirm *xmppwire.Confirm
+	Error   *struct{} `xml:"error"`
 }
 
 // pendingConfirm is one question waiting for its answer.
@@ -325,7 +323,7 @@ func (t *confirmTable) resolve(r inbound, errorType bool) {
 
 func (c *Component) handleMessage(t xmlstream.TokenReadEncoder, start *xml.StartElement) {
 	var r inbound
-	if err := decodeStanza(t, start, &r); err != nil {
+	if err := xmppwire.DecodeStanza(t, start, &r); err != nil {
 		return
 	}
 	c.confirms.resolve(r, false)
@@ -349,7 +347,7 @@ func (c *Component) Confirm(ctx context.Context, req auth.ConfirmRequest) error 
 	p := &pendingConfirm{
 		to: req.JID, user: req.JID.Bare().String(), tid: req.TransactionID,
 		method: req.Method, url: req.URL, source: req.Source,
-		id: randomID(), thread: randomID(), answer: make(chan error, 1),
+		id: rand.Text(), thread: rand.Text(), answer: make(chan error, 1),
 	}
 	// Registered before sending: the answer may arrive before Send returns.
 	if err := c.confirms.add(p); err != nil {
@@ -382,17 +380,9 @@ func confirmMessage(from jid.JID, id, thread string, req auth.ConfirmRequest) xm
 	text := func(local, s string) xml.TokenReader {
 		return xmlstream.Wrap(xmlstream.Token(xml.CharData(s)), xml.StartElement{Name: xml.Name{Local: local}})
 	}
-	confirm := xml.StartElement{
-		Name: xml.Name{Space: NSHTTPAuth, Local: "confirm"},
-		Attr: []xml.Attr{
-			{Name: xml.Name{Local: "id"}, Value: req.TransactionID},
-			{Name: xml.Name{Local: "method"}, Value: req.Method},
-			{Name: xml.Name{Local: "url"}, Value: req.URL},
-		},
-	}
 	return msg.Wrap(xmlstream.MultiReader(
 		text("thread", thread),
 		text("body", "Confirmation message for transaction "+req.TransactionID),
-		xmlstream.Wrap(nil, confirm),
+		xmppwire.Confirm{ID: req.TransactionID, Method: req.Method, URL: req.URL}.TokenReader(),
 	))
 }

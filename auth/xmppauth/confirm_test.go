@@ -15,6 +15,7 @@ import (
 	"github.com/xmppmedia/mediaserver/auth"
 	"github.com/xmppmedia/mediaserver/auth/xmppauth"
 	"github.com/xmppmedia/mediaserver/auth/xmppclient"
+	"github.com/xmppmedia/mediaserver/auth/xmppwire"
 	"mellium.im/xmlstream"
 	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/stanza"
@@ -60,7 +61,7 @@ func TestDiscoInfo(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var r reply
 			err := client.Session().UnmarshalIQElement(ctx,
-				xmlstream.Wrap(nil, xml.StartElement{Name: xml.Name{Space: xmppauth.NSDiscoInfo, Local: "query"}}),
+				xmlstream.Wrap(nil, xml.StartElement{Name: xml.Name{Space: xmppwire.NSDiscoInfo, Local: "query"}}),
 				stanza.IQ{Type: stanza.GetIQ, To: tt.component.JID()}, &r)
 			if err != nil {
 				t.Fatalf("disco#info: %v", err)
@@ -96,8 +97,8 @@ func TestDiscoInfo(t *testing.T) {
 			typ     stanza.IQType
 			want    stanza.Condition // "" for a result
 		}{
-			{"disco#items", xml.StartElement{Name: xml.Name{Space: xmppauth.NSDiscoItems, Local: "query"}}, stanza.GetIQ, ""},
-			{"disco#info of a node", xml.StartElement{Name: xml.Name{Space: xmppauth.NSDiscoInfo, Local: "query"}, Attr: []xml.Attr{{Name: xml.Name{Local: "node"}, Value: "x"}}}, stanza.GetIQ, stanza.ItemNotFound},
+			{"disco#items", xml.StartElement{Name: xml.Name{Space: xmppwire.NSDiscoItems, Local: "query"}}, stanza.GetIQ, ""},
+			{"disco#info of a node", xml.StartElement{Name: xml.Name{Space: xmppwire.NSDiscoInfo, Local: "query"}, Attr: []xml.Attr{{Name: xml.Name{Local: "node"}, Value: "x"}}}, stanza.GetIQ, stanza.ItemNotFound},
 			{"unknown get", xml.StartElement{Name: xml.Name{Space: "urn:example:nothing", Local: "q"}}, stanza.GetIQ, stanza.ServiceUnavailable},
 			{"unknown set", xml.StartElement{Name: xml.Name{Space: "urn:example:nothing", Local: "q"}}, stanza.SetIQ, stanza.ServiceUnavailable},
 		}
@@ -116,7 +117,7 @@ func TestDiscoInfo(t *testing.T) {
 	})
 	t.Run("ping", func(t *testing.T) {
 		resp, err := client.Session().SendIQElement(ctx,
-			xmlstream.Wrap(nil, xml.StartElement{Name: xml.Name{Space: xmppauth.NSPing, Local: "ping"}}),
+			xmlstream.Wrap(nil, xml.StartElement{Name: xml.Name{Space: xmppwire.NSPing, Local: "ping"}}),
 			stanza.IQ{Type: stanza.GetIQ, To: stack.discovering.JID()})
 		if err != nil {
 			t.Fatal(err)

@@ -190,11 +190,11 @@ func (s *pagingServer) requests() []string {
 }
 
 func (s *pagingServer) component(t *testing.T, timeout time.Duration) *xmppauth.Component {
-	return s.componentWith(t, xmppauth.Config{ReplyTimeout: timeout})
+	return s.componentWith(t, xmppauth.Config{ReplyTimeout: timeout, ChannelServer: "channels.test"})
 }
 
 func (s *pagingServer) componentWith(t *testing.T, cfg xmppauth.Config) *xmppauth.Component {
-	cfg.ComponentJID, cfg.Secret, cfg.ServerAddr, cfg.ChannelServer = "media.test", s.secret, s.ln.Addr().String(), "channels.test"
+	cfg.ComponentJID, cfg.Secret, cfg.ServerAddr = "media.test", s.secret, s.ln.Addr().String()
 	c, err := xmppauth.New(cfg, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -271,6 +271,24 @@ func TestChannelServerFailures(t *testing.T) {
 		}
 		if d := time.Since(started); d > 3*time.Second {
 			t.Errorf("took %s with a 300 ms reply timeout", d)
+		}
+	})
+	t.Run("caller gives up on a silent discovery", func(t *testing.T) {
+		// Discovery of a domain's channel server is shared by concurrent
+		// callers and so runs on whatever the first caller's context; a
+		// caller whose own context ends stops waiting at once rather than
+		// for the reply timeout.
+		s := newPagingServer(t)
+		s.silent = true
+		c := s.componentWith(t, xmppauth.Config{ReplyTimeout: 10 * time.Second, KeepAlive: -1})
+		cctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		defer cancel()
+		started := time.Now()
+		if _, err := c.Channel(cctx, jid.MustParse("chan@test")); err == nil {
+			t.Error("Channel answered without a channel server")
+		}
+		if d := time.Since(started); d > 3*time.Second {
+			t.Errorf("took %s for a caller whose context ended after 200 ms", d)
 		}
 	})
 	t.Run("silent connection replaced", func(t *testing.T) {

@@ -8,14 +8,11 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/xmppmedia/mediaserver/auth/xmppwire"
 	"mellium.im/xmlstream"
 	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/stanza"
-	"mellium.im/xmpp/upload"
 )
-
-// NSHTTPUpload is the XEP-0363 namespace.
-const NSHTTPUpload = upload.NS
 
 // SlotRequest is a XEP-0363 slot request as the client sent it; nothing
 // in it has been checked.
@@ -73,16 +70,13 @@ func (e *QuotaError) Error() string { return "quota exceeded: " + e.Reason }
 func (c *Component) SetSlotService(s SlotService) { c.slots = s }
 
 // addUploadInfo adds the XEP-0363 identity, feature and form to q.
-func (c *Component) addUploadInfo(q *discoInfoQuery) {
+func (c *Component) addUploadInfo(q *xmppwire.DiscoInfo) {
 	if c.slots == nil {
 		return
 	}
-	q.Identities = append(q.Identities, discoIdentity{Category: "store", Type: "file", Name: "HTTP File Upload"})
-	q.Features = append(q.Features, discoFeature{Var: NSHTTPUpload})
-	q.Forms = append(q.Forms, dataForm{Type: "result", Fields: []formField{
-		{Var: "FORM_TYPE", Type: "hidden", Values: []string{NSHTTPUpload}},
-		{Var: "max-file-size", Values: []string{strconv.FormatInt(c.slots.MaxFileSize(), 10)}},
-	}})
+	q.Identities = append(q.Identities, xmppwire.DiscoIdentity{Category: "store", Type: "file", Name: "HTTP File Upload"})
+	q.Features = append(q.Features, xmppwire.DiscoFeature{Var: xmppwire.NSHTTPUpload})
+	q.Forms = append(q.Forms, xmppwire.UploadForm(c.slots.MaxFileSize()))
 }
 
 // answerSlot handles a XEP-0363 <request/> (payload) in an IQ get. The
@@ -120,7 +114,7 @@ func (c *Component) slotReply(ctx context.Context, iq stanza.IQ, req SlotRequest
 	body := xmlstream.Wrap(xmlstream.MultiReader(
 		xmlstream.Wrap(nil, xml.StartElement{Name: xml.Name{Local: "put"}, Attr: []xml.Attr{{Name: xml.Name{Local: "url"}, Value: slot.PutURL}}}),
 		xmlstream.Wrap(nil, xml.StartElement{Name: xml.Name{Local: "get"}, Attr: []xml.Attr{{Name: xml.Name{Local: "url"}, Value: slot.GetURL}}}),
-	), xml.StartElement{Name: xml.Name{Space: NSHTTPUpload, Local: "slot"}})
+	), xml.StartElement{Name: xml.Name{Space: xmppwire.NSHTTPUpload, Local: "slot"}})
 	return stanza.IQ{ID: iq.ID, To: iq.From, From: c.jid, Type: stanza.ResultIQ}.Wrap(body)
 }
 
@@ -137,12 +131,12 @@ func (c *Component) slotError(iq stanza.IQ, err error) xml.TokenReader {
 		extra = xmlstream.Wrap(
 			xmlstream.Wrap(xmlstream.Token(xml.CharData(strconv.FormatInt(tooLarge.Max, 10))),
 				xml.StartElement{Name: xml.Name{Local: "max-file-size"}}),
-			xml.StartElement{Name: xml.Name{Space: NSHTTPUpload, Local: "file-too-large"}})
+			xml.StartElement{Name: xml.Name{Space: xmppwire.NSHTTPUpload, Local: "file-too-large"}})
 	case errors.As(err, &quota):
 		se = stanza.Error{Type: stanza.Wait, Condition: stanza.ResourceConstraint,
 			Text: map[string]string{"en": "Quota reached: " + quota.Reason}}
 		if !quota.RetryAt.IsZero() {
-			extra = xmlstream.Wrap(nil, xml.StartElement{Name: xml.Name{Space: NSHTTPUpload, Local: "retry"},
+			extra = xmlstream.Wrap(nil, xml.StartElement{Name: xml.Name{Space: xmppwire.NSHTTPUpload, Local: "retry"},
 				Attr: []xml.Attr{{Name: xml.Name{Local: "stamp"}, Value: quota.RetryAt.UTC().Format(time.RFC3339)}}})
 		}
 	case errors.Is(err, ErrSlotForbidden):

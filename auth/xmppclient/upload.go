@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xmppmedia/mediaserver/auth/xmppwire"
 	"mellium.im/xmlstream"
 	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/stanza"
@@ -28,58 +29,16 @@ type UploadService struct {
 	MaxFileSize int64 // 0: not announced
 }
 
-// ErrNoUploadService: no item of the domain announces urn:xmpp:http:upload:0.
+// ErrNoUploadService: no item of the domain announces XEP-0363.
 var ErrNoUploadService = errors.New("no XEP-0363 upload service on this domain")
-
-const (
-	nsDiscoInfo  = "http://jabber.org/protocol/disco#info"
-	nsDiscoItems = "http://jabber.org/protocol/disco#items"
-)
-
-type discoInfo struct {
-	Features []struct {
-		Var string `xml:"var,attr"`
-	} `xml:"feature"`
-	Forms []struct {
-		Fields []struct {
-			Var    string   `xml:"var,attr"`
-			Values []string `xml:"value"`
-		} `xml:"field"`
-	} `xml:"jabber:x:data x"`
-}
-
-// uploadInfo reports whether info announces XEP-0363, and its size limit.
-func (d discoInfo) uploadInfo() (bool, int64) {
-	found := false
-	for _, f := range d.Features {
-		found = found || f.Var == upload.NS
-	}
-	var max int64
-	for _, form := range d.Forms {
-		isUpload := false
-		for _, f := range form.Fields {
-			isUpload = isUpload || f.Var == "FORM_TYPE" && len(f.Values) > 0 && f.Values[0] == upload.NS
-		}
-		for _, f := range form.Fields {
-			if isUpload && f.Var == "max-file-size" && len(f.Values) > 0 {
-				max, _ = strconv.ParseInt(strings.TrimSpace(f.Values[0]), 10, 64)
-			}
-		}
-	}
-	return found, max
-}
 
 // FindUploadService discovers the upload service as XEP-0363 §3 says: the
 // domain itself, then each item of the domain's disco#items.
 func (c *Client) FindUploadService(ctx context.Context) (UploadService, error) {
 	domain := c.JID().Domain()
 	candidates := []jid.JID{domain}
-	var items struct {
-		Items []struct {
-			JID string `xml:"jid,attr"`
-		} `xml:"item"`
-	}
-	if err := c.query(ctx, domain, nsDiscoItems, &items, nil); err != nil {
+	var items xmppwire.DiscoItems
+	if err := c.query(ctx, domain, xmppwire.NSDiscoItems, &items, nil); err != nil {
 		return UploadService{}, fmt.Errorf("disco#items of %s: %w", domain, err)
 	}
 	for _, it := range items.Items {
@@ -88,11 +47,11 @@ func (c *Client) FindUploadService(ctx context.Context) (UploadService, error) {
 		}
 	}
 	for _, j := range candidates {
-		var info discoInfo
-		if err := c.query(ctx, j, nsDiscoInfo, &info, nil); err != nil {
+		var info xmppwire.DiscoInfo
+		if err := c.query(ctx, j, xmppwire.NSDiscoInfo, &info, nil); err != nil {
 			continue // an item that does not answer is not the service
 		}
-		if ok, max := info.uploadInfo(); ok {
+		if ok, max := info.Upload(); ok {
 			return UploadService{JID: j, MaxFileSize: max}, nil
 		}
 	}
@@ -142,7 +101,7 @@ func (c *Client) RequestSlot(ctx context.Context, service jid.JID, name string, 
 		attr = append(attr, xml.Attr{Name: xml.Name{Local: "content-type"}, Value: contentType})
 	}
 	var slot upload.Slot
-	req := xmlstream.Wrap(nil, xml.StartElement{Name: xml.Name{Space: upload.NS, Local: "request"}, Attr: attr})
+	req := xmlstream.Wrap(nil, xml.StartElement{Name: xml.Name{Space: xmppwire.NSHTTPUpload, Local: "request"}, Attr: attr})
 	if err := c.query(ctx, service, "", &slot, req); err != nil {
 		return UploadSlot{}, err
 	}
@@ -198,20 +157,18 @@ func (e errorXML) slotError() *SlotError {
 	out := &SlotError{Type: e.Type}
 	for _, c := range e.Children {
 		switch {
-		case c.XMLName.Space == nsStanzas && c.XMLName.Local == "text":
+		case c.XMLName.Space == stanza.NSError && c.XMLName.Local == "text":
 			out.Text = c.Text
-		case c.XMLName.Space == nsStanzas:
+		case c.XMLName.Space == stanza.NSError:
 			out.Condition = c.XMLName.Local
-		case c.XMLName == xml.Name{Space: upload.NS, Local: "file-too-large"}:
+		case c.XMLName == xml.Name{Space: xmppwire.NSHTTPUpload, Local: "file-too-large"}:
 			out.MaxFileSize = c.Max
-		case c.XMLName == xml.Name{Space: upload.NS, Local: "retry"}:
+		case c.XMLName == xml.Name{Space: xmppwire.NSHTTPUpload, Local: "retry"}:
 			out.RetryAt, _ = time.Parse(time.RFC3339, c.Stamp)
 		}
 	}
 	return out
 }
-
-const nsStanzas = "urn:ietf:params:xml:ns:xmpp-stanzas"
 
 // query sends an IQ get with payload (nil: an empty <query xmlns=ns/>) to
 // to and decodes the result's payload into v. An error reply is a
@@ -227,13 +184,9 @@ func (c *Client) query(ctx context.Context, to jid.JID, ns string, v any, payloa
 		return err
 	}
 	defer resp.Close()
-	tok, err := resp.Token()
+	start, err := xmppwire.ReplyStart(resp)
 	if err != nil {
-		return err
-	}
-	start, ok := tok.(xml.StartElement)
-	if !ok {
-		return fmt.Errorf("reply from %s: unexpected %T", to, tok)
+		return fmt.Errorf("reply from %s: %w", to, err)
 	}
 	var reply struct {
 		Type  string    `xml:"type,attr"`

@@ -203,11 +203,7 @@ type confirmMessage struct {
 	To      string `xml:"to,attr"`
 	Type    string `xml:"type,attr"`
 	Thread  string `xml:"thread"`
-	Confirm *struct {
-		ID     string `xml:"id,attr"`
-		Method string `xml:"method,attr"`
-		URL    string `xml:"url,attr"`
-	} `xml:"http://jabber.org/protocol/http-auth confirm"` // xmppwire.NSHTTPAuth
+	Confirm *xmppwire.Confirm
 }
 
 func (c *Client) handle(t xmlstream.TokenReadEncoder, start *xml.StartElement) error {
@@ -215,7 +211,7 @@ func (c *Client) handle(t xmlstream.TokenReadEncoder, start *xml.StartElement) e
 		return nil // IQs get the session's default error reply
 	}
 	var m confirmMessage
-	if err := decodeStanza(t, start, &m); err != nil {
+	if err := xmppwire.DecodeStanza(t, start, &m); err != nil {
 		return nil // a stanza we cannot read is not ours to answer
 	}
 	if m.Confirm == nil || m.Type == string(stanza.ErrorMessage) {
@@ -272,19 +268,12 @@ func (c *Client) SendReply(ctx context.Context, r Reply) error {
 		return nil
 	}
 	msg := stanza.Message{ID: r.MessageID, To: r.To, Type: stanza.NormalMessage}
-	confirm := xml.StartElement{
-		Name: xml.Name{Space: xmppwire.NSHTTPAuth, Local: "confirm"},
-		Attr: []xml.Attr{
-			{Name: xml.Name{Local: "id"}, Value: r.Request.TransactionID},
-			{Name: xml.Name{Local: "method"}, Value: r.Request.Method},
-			{Name: xml.Name{Local: "url"}, Value: r.Request.URL},
-		},
-	}
+	confirm := xmppwire.Confirm{ID: r.Request.TransactionID, Method: r.Request.Method, URL: r.Request.URL}
 	parts := []xml.TokenReader{}
 	if r.Thread != "" {
 		parts = append(parts, xmlstream.Wrap(xmlstream.Token(xml.CharData(r.Thread)), xml.StartElement{Name: xml.Name{Local: "thread"}}))
 	}
-	parts = append(parts, xmlstream.Wrap(nil, confirm))
+	parts = append(parts, confirm.TokenReader())
 	if r.Answer == Deny {
 		msg.Type = stanza.ErrorMessage
 		parts = append(parts, stanza.Error{Type: stanza.Auth, Condition: stanza.NotAuthorized}.TokenReader())
@@ -293,11 +282,4 @@ func (c *Client) SendReply(ctx context.Context, r Reply) error {
 		return fmt.Errorf("send %s for %s: %w", r.Answer, r.Request.TransactionID, err)
 	}
 	return nil
-}
-
-// decodeStanza decodes a whole stanza into v. A handler's reader starts
-// after the stanza's start element, and Go's decoder only accepts an end
-// element whose start it has read itself, so the start is put back first.
-func decodeStanza(t xml.TokenReader, start *xml.StartElement, v any) error {
-	return xml.NewTokenDecoder(xmlstream.MultiReader(xmlstream.Token(*start), t)).Decode(v)
 }

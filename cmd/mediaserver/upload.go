@@ -75,18 +75,7 @@ func (f clientFlags) tlsConfig() (*tls.Config, error) {
 
 // dial logs in and finds the media server as the flags say.
 func (f clientFlags) dial(ctx context.Context) (*mediaclient.Client, error) {
-	if f.jid == "" {
-		return nil, errors.New("--jid is required")
-	}
-	user, err := jid.Parse(f.jid)
-	if err != nil || user.Localpart() == "" {
-		return nil, fmt.Errorf("--jid %q: want user@host", f.jid)
-	}
-	password, err := f.readPassword()
-	if err != nil {
-		return nil, err
-	}
-	tlsCfg, err := f.tlsConfig()
+	user, password, tlsCfg, err := f.login()
 	if err != nil {
 		return nil, err
 	}
@@ -98,6 +87,40 @@ func (f clientFlags) dial(ctx context.Context) (*mediaclient.Client, error) {
 		return nil, fmt.Errorf("%w (give the server's URL with --url)", err)
 	}
 	return c, err
+}
+
+// login is what every client command needs from the flags to log in: the
+// user's JID, password and TLS settings.
+func (f clientFlags) login() (jid.JID, string, *tls.Config, error) {
+	if f.jid == "" {
+		return jid.JID{}, "", nil, errors.New("--jid is required")
+	}
+	user, err := jid.Parse(f.jid)
+	if err != nil || user.Localpart() == "" {
+		return jid.JID{}, "", nil, fmt.Errorf("--jid %q: want user@host", f.jid)
+	}
+	password, err := f.readPassword()
+	if err != nil {
+		return jid.JID{}, "", nil, err
+	}
+	tlsCfg, err := f.tlsConfig()
+	if err != nil {
+		return jid.JID{}, "", nil, err
+	}
+	return user, password, tlsCfg, nil
+}
+
+// regularFiles checks, before logging in, that each file to upload exists
+// and is a regular file.
+func regularFiles(names []string) error {
+	for _, name := range names {
+		if st, err := os.Stat(name); err != nil {
+			return fmt.Errorf("upload: %w", err)
+		} else if !st.Mode().IsRegular() {
+			return fmt.Errorf("upload: %s is not a regular file", name)
+		}
+	}
+	return nil
 }
 
 func (f clientFlags) readPassword() (string, error) {
@@ -178,12 +201,8 @@ func runUpload(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	files := pos[1:]
-	for _, name := range files {
-		if st, err := os.Stat(name); err != nil {
-			return fmt.Errorf("upload: %w", err)
-		} else if !st.Mode().IsRegular() {
-			return fmt.Errorf("upload: %s is not a regular file", name)
-		}
+	if err := regularFiles(files); err != nil {
+		return err
 	}
 
 	ctx, stop := signalContext()

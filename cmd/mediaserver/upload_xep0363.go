@@ -64,12 +64,8 @@ func runUploadXEP0363(args []string, stdout, stderr io.Writer) error {
 		fs.Usage()
 		return errors.New("upload: want at least one FILE")
 	}
-	for _, name := range files {
-		if st, err := os.Stat(name); err != nil {
-			return fmt.Errorf("upload: %w", err)
-		} else if !st.Mode().IsRegular() {
-			return fmt.Errorf("upload: %s is not a regular file", name)
-		}
+	if err := regularFiles(files); err != nil {
+		return err
 	}
 	ctx, stop := signalContext()
 	defer stop()
@@ -113,15 +109,7 @@ func runUploadXEP0363(args []string, stdout, stderr io.Writer) error {
 // discovery on the user's domain.
 func dialUploadService(ctx context.Context, f clientFlags) (*xmppclient.Client, xmppclient.UploadService, error) {
 	var none xmppclient.UploadService
-	user, err := jid.Parse(f.jid)
-	if err != nil || user.Localpart() == "" {
-		return nil, none, fmt.Errorf("--jid %q: want user@host", f.jid)
-	}
-	password, err := f.readPassword()
-	if err != nil {
-		return nil, none, err
-	}
-	tlsCfg, err := f.tlsConfig()
+	user, password, tlsCfg, err := f.login()
 	if err != nil {
 		return nil, none, err
 	}

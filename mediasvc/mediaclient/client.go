@@ -13,7 +13,6 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -88,7 +87,9 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	if addr == "" {
 		addr = ServerAddr(ctx, cfg.JID.Domainpart())
 	}
-	tid := transactionID()
+	// The transaction id is unguessable, so that nobody else can make the
+	// client accept their request.
+	tid := rand.Text()
 	answer := func(req auth.ConfirmRequest) xmppclient.Answer {
 		if req.TransactionID != tid {
 			return xmppclient.Ignore
@@ -171,14 +172,6 @@ func (c *Client) AuthQuery() string {
 // authorization is the client's credentials as a Basic Authorization value.
 func (c *Client) authorization() string {
 	return "Basic " + base64.StdEncoding.EncodeToString([]byte(c.cred))
-}
-
-// transactionID is a fresh XEP-0070 transaction id: unguessable, so that
-// nobody else can make the client accept their request.
-func transactionID() string {
-	b := make([]byte, 12)
-	rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 // ServerAddr finds the XMPP client port of domain as RFC 6120 says: the

@@ -114,9 +114,9 @@ func (s *Store) FetchRange(ctx context.Context, key string, offset, length int64
 	if err != nil {
 		return nil, err
 	}
-	if offset < 0 || length < 0 || offset+length > size {
+	if err := storage.CheckRange(key, offset, length, size); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("fetch range %s: range %d+%d outside blob of %d bytes", key, offset, length, size)
+		return nil, err
 	}
 	return struct {
 		io.Reader
