@@ -268,6 +268,9 @@ func (e *xmppEnv) uploadFile(entity string, u *xmppUser, data []byte, contentTyp
 // member, none, outcast and the channel's own user × read (file, list,
 // HEAD, Range, conditional GET, metadata, preview), upload, avatar (set,
 // read, delete), update, delete × open and whitelist channels.
+// Refused reads show nothing of the item, refused writes change nothing
+// (as TestNoPrivateReadsForOutsiders and TestNoChangesByOutsiders check
+// in-process).
 func TestXMPPMatrixOverHTTP(t *testing.T) {
 	e := newXMPPEnv(t, 0)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -307,6 +310,10 @@ func TestXMPPMatrixOverHTTP(t *testing.T) {
 		},
 	}
 	seeder := e.user("seeder", xmppclient.Accept)
+	// The auditor, a member, reads back what refused writes left (with one
+	// auth value per channel, remembered, so it is asked once).
+	auditor := e.user("auditor", xmppclient.Accept)
+	auditTID := map[string]string{}
 	users := map[string]*xmppUser{}
 	for _, r := range roles {
 		users[r.name] = e.user("http-"+r.name, xmppclient.Accept)
@@ -315,7 +322,8 @@ func TestXMPPMatrixOverHTTP(t *testing.T) {
 
 	for _, model := range []string{"open", "whitelist"} {
 		channel := "http-" + model + "@localhost"
-		affs := map[string]auth.Affiliation{seeder.bare().String(): auth.AffOwner}
+		affs := map[string]auth.Affiliation{seeder.bare().String(): auth.AffOwner, auditor.bare().String(): auth.AffMember}
+		auditTID[channel] = e.newTID()
 		for _, r := range roles {
 			if r.aff != "" {
 				affs[users[r.name].bare().String()] = r.aff
@@ -400,9 +408,21 @@ func TestXMPPMatrixOverHTTP(t *testing.T) {
 					if w.read == forbidden {
 						wantStatus = forbidden
 					}
-					status, _, b := e.requestWith(rd.method, rd.path, u, tid, nil, "", rd.header)
+					status, h, b := e.requestWith(rd.method, rd.path, u, tid, nil, "", rd.header)
 					if status != wantStatus {
 						t.Errorf("%s %s of %s in the %s channel: status %d, want %d (%s)", r.name, rd.name, entity, model, status, wantStatus, b)
+					}
+					if status == forbidden {
+						// A refusal tells nothing of the item: no validator,
+						// no size, no name, none of its bytes.
+						for _, k := range []string{"ETag", "Last-Modified", "Content-Range", "Content-Disposition"} {
+							if v := h.Get(k); v != "" {
+								t.Errorf("%s %s refused with %s: %q", r.name, rd.name, k, v)
+							}
+						}
+						if bytes.Contains(b, []byte("hello ")) || bytes.Contains(b, []byte(item)) {
+							t.Errorf("%s %s refused with a body that shows the item: %s", r.name, rd.name, b)
+						}
 					}
 				}
 				if asked := u.askedCount() - before; asked != 0 {
@@ -456,6 +476,20 @@ func TestXMPPMatrixOverHTTP(t *testing.T) {
 				if status == ok {
 					if got := u.lastAsked(); got.Method != http.MethodDelete {
 						t.Errorf("delete confirmation asked method %q, want DELETE", got.Method)
+					}
+				}
+				if w.update == forbidden && w.delete == forbidden && !r.self {
+					// Refused writes changed nothing: the item is there,
+					// with its title and its bytes.
+					status, _, b := e.request(http.MethodGet, "/"+entity+"/"+item+"/metadata", auditor, auditTID[channel], nil, "")
+					var m struct {
+						Title string `json:"title"`
+					}
+					if status != ok || json.Unmarshal(b, &m) != nil || m.Title != "" {
+						t.Errorf("after %s's refused writes, the item's metadata: %d %s; want 200, title unchanged (none)", r.name, status, b)
+					}
+					if status, _, b := e.request(http.MethodGet, "/"+entity+"/"+item, auditor, auditTID[channel], nil, ""); status != ok || string(b) != "hello "+entity {
+						t.Errorf("after %s's refused writes, the item: %d %q; want 200 and its bytes", r.name, status, b)
 					}
 				}
 			})
