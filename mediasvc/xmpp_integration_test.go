@@ -89,7 +89,9 @@ func (u *xmppUser) lastAsked() auth.ConfirmRequest {
 
 func (u *xmppUser) bare() jid.JID { return u.client.JID().Bare() }
 
-func newXMPPEnv(t testing.TB, channelTTL time.Duration) *xmppEnv {
+// newXMPPEnv starts Prosody, the component and the media API; configure,
+// when given, changes the API's default configuration.
+func newXMPPEnv(t testing.TB, channelTTL time.Duration, configure ...func(*mediasvc.Config)) *xmppEnv {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	srv, err := localxmpp.Start(ctx, localxmpp.Options{})
@@ -139,7 +141,11 @@ func newXMPPEnv(t testing.TB, channelTTL time.Duration) *xmppEnv {
 		Channels:  auth.NewChannelCache(outage, channelTTL),
 		Confirmer: auth.NewConfirmCache(comp, time.Minute),
 	}
-	svc, err := mediasvc.New(mediasvc.DefaultConfig(), mediasvc.Deps{Blobs: blobs, Metadata: meta, Images: images, Auth: guard, Log: log})
+	cfg := mediasvc.DefaultConfig()
+	for _, f := range configure {
+		f(&cfg)
+	}
+	svc, err := mediasvc.New(cfg, mediasvc.Deps{Blobs: blobs, Metadata: meta, Images: images, Auth: guard, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -523,6 +529,69 @@ func TestXMPPMatrixOverHTTP(t *testing.T) {
 			t.Errorf("delete own item: %d %s", status, b)
 		}
 	})
+}
+
+// Uploads whose confirmation a real user's client leaves unanswered (anyone
+// can send them, naming any publisher) hold no upload slot: with every slot
+// "taken" by them, a confirmed owner's upload is still answered 201.
+func TestXMPPUnconfirmedUploadsHoldNoSlotsOverHTTP(t *testing.T) {
+	const slots = 2
+	e := newXMPPEnv(t, 0, func(c *mediasvc.Config) { c.MaxConcurrentUploads = slots })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	silent := e.user("silent-publisher", xmppclient.Ignore)
+	owner := e.user("busy-owner", xmppclient.Accept)
+	channel := "slots@localhost"
+	if err := e.srv.CreateChannel(ctx, jid.MustParse(channel), "whitelist", map[string]auth.Affiliation{
+		owner.bare().String(): auth.AffOwner, silent.bare().String(): auth.AffPublisher,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	post := func(u *xmppUser) chan int {
+		done := make(chan int, 1)
+		tid := e.newTID()
+		go func() {
+			body, ct := multipartUpload(t, []byte("x"), "text/plain")
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.http.URL+"/"+channel, body)
+			if err != nil {
+				done <- 0
+				return
+			}
+			req.Header.Set("Content-Type", ct)
+			req.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(u.client.JID().String()+":"+tid)))
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				done <- 0
+				return
+			}
+			resp.Body.Close()
+			done <- resp.StatusCode
+		}()
+		return done
+	}
+	// More unconfirmed uploads than slots, each waiting on its question
+	// (the component waits 10 s for the answer that never comes).
+	for i := 0; i < slots+2; i++ {
+		c := post(silent)
+		for deadline := time.Now().Add(10 * time.Second); silent.askedCount() < i+1; time.Sleep(10 * time.Millisecond) {
+			select {
+			case status := <-c:
+				t.Fatalf("unconfirmed upload %d answered %d before its confirmation", i+1, status)
+			default:
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("unconfirmed upload %d: its user was not asked within 10 s", i+1)
+			}
+		}
+	}
+	select {
+	case status := <-post(owner):
+		if status != http.StatusCreated {
+			t.Errorf("a confirmed upload while %d unconfirmed ones wait: %d, want 201", slots+2, status)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the confirmed upload was not answered within 10 s")
+	}
 }
 
 // Deny, silence and someone else's forged accept, over HTTP.
