@@ -43,7 +43,7 @@ import (
 // as the images part. The test holds:
 //   - within 0.005 where ours is >= 0.98 (the gate's pair, close JPEGs);
 //   - below that, ffmpeg's score from 0.005 under ours to half our
-//     distance from 1 over it (measured: 0.0053 over at 0.9731 on a 600x400
+//     distance from 1 over it (measured: 0.0053 over at 0.9731 on a 300x200
 //     photo, 0.011 at 0.9731 on a 75x51 one where edges weigh most, 0.034
 //     at 0.7605 on the noise-heavy synthetic photo);
 //   - both rank each source's JPEG qualities in the same descending order.
