@@ -177,3 +177,11 @@ func extensionOf(name string) string {
 	}
 	return ext
 }
+
+func parseBare(s string) (jid.JID, error) {
+	j, err := jid.Parse(s)
+	if err != nil {
+		return jid.JID{}, err
+	}
+	return j.Bare(), nil
+}

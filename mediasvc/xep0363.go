@@ -22,16 +22,6 @@ import (
 // of its capability URL, served like channel media. Both are 404 when the
 // server has no upload service.
 
-// uploadRoutes lists the XEP-0363 routes. "upload" alone is a domain JID
-// without a localpart, which is never a channel, so these paths cannot
-// shadow one.
-func (s *Server) uploadRoutes(r chi.Router) {
-	p := httpupload.PathPrefix + "{slotID}/{name}"
-	r.Put(p, s.handle(s.putSlot))
-	r.Get(p, s.handle(s.getSlot))
-	r.Head(p, s.handle(s.getSlot))
-}
-
 // slotOf reads the slot id and file name of the path.
 func (s *Server) slotOf(r *http.Request) (id, name string, err error) {
 	if s.slots == nil {
