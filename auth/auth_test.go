@@ -139,6 +139,14 @@ func TestGuardOnAccessModelsAndStaleAnswers(t *testing.T) {
 		{"stale owner's delete", auth.ChannelInfo{AccessModel: "open", Affiliations: owner, StaleFor: 42 * time.Second}, auth.OpDelete, true, auth.ErrUnavailable, 0, 1, 0},
 		{"stale owner's upload", auth.ChannelInfo{AccessModel: "open", Affiliations: owner, StaleFor: 42 * time.Second}, auth.OpUpload, true, auth.ErrUnavailable, 0, 1, 0},
 		{"anonymous private read", auth.ChannelInfo{AccessModel: "whitelist", Affiliations: owner}, auth.OpRead, false, auth.ErrNoCredentials, 0, 0, 0},
+		// Every access model but "open" is private, those XEP-0060 defines
+		// besides whitelist and those it does not.
+		{"anonymous read, authorize", auth.ChannelInfo{AccessModel: "authorize", Affiliations: owner}, auth.OpRead, false, auth.ErrNoCredentials, 0, 0, 0},
+		{"anonymous read, presence", auth.ChannelInfo{AccessModel: "presence", Affiliations: owner}, auth.OpRead, false, auth.ErrNoCredentials, 0, 0, 0},
+		{"anonymous read, roster", auth.ChannelInfo{AccessModel: "roster", Affiliations: owner}, auth.OpRead, false, auth.ErrNoCredentials, 0, 0, 0},
+		{"anonymous read, Open in capitals", auth.ChannelInfo{AccessModel: "Open", Affiliations: owner}, auth.OpRead, false, auth.ErrNoCredentials, 0, 0, 0},
+		{"anonymous read, made-up model", auth.ChannelInfo{AccessModel: "everyone", Affiliations: owner}, auth.OpRead, false, auth.ErrNoCredentials, 0, 0, 0},
+		{"anonymous read, no model", auth.ChannelInfo{Affiliations: owner}, auth.OpRead, false, auth.ErrNoCredentials, 0, 0, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -13,6 +13,41 @@ type acceptAll struct{}
 
 func (acceptAll) Confirm(context.Context, ConfirmRequest) error { return nil }
 
+// countingAccepter accepts every question and counts them.
+type countingAccepter struct{ asked int }
+
+func (c *countingAccepter) Confirm(context.Context, ConfirmRequest) error { c.asked++; return nil }
+
+// A confirmed read is remembered for exactly the ttl, then asked again, on
+// the cache's own clock (no sleeping, so a loaded machine cannot blur it).
+func TestConfirmCacheExpires(t *testing.T) {
+	const ttl = 30 * time.Second
+	next := &countingAccepter{}
+	cc := NewConfirmCache(next, ttl).(*confirmCache)
+	now := time.Unix(1000, 0)
+	cc.now = func() time.Time { return now }
+	req := ConfirmRequest{JID: jid.MustParse("a@x/phone"), TransactionID: "t1", Method: "GET", URL: "https://m/c@x/1", Channel: jid.MustParse("c@x")}
+	steps := []struct {
+		at        time.Duration // since the first question
+		wantAsked int
+	}{
+		{0, 1},
+		{ttl - time.Nanosecond, 1}, // remembered to the last moment
+		{ttl, 2},                   // expired: asked again
+		{ttl + time.Second, 2},     // and remembered afresh
+	}
+	start := now
+	for _, s := range steps {
+		now = start.Add(s.at)
+		if err := cc.Confirm(context.Background(), req); err != nil {
+			t.Fatalf("at %v: %v", s.at, err)
+		}
+		if next.asked != s.wantAsked {
+			t.Errorf("at %v: the user was asked %d times, want %d", s.at, next.asked, s.wantAsked)
+		}
+	}
+}
+
 // An attacker who confirms many distinct transaction ids (their own) or
 // names many channels cannot grow the caches past MaxCacheEntries.
 func TestCachesAreBounded(t *testing.T) {

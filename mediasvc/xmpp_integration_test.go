@@ -89,7 +89,9 @@ func (u *xmppUser) lastAsked() auth.ConfirmRequest {
 
 func (u *xmppUser) bare() jid.JID { return u.client.JID().Bare() }
 
-func newXMPPEnv(t testing.TB, channelTTL time.Duration) *xmppEnv {
+// newXMPPEnv starts Prosody, the component and the media API; configure,
+// when given, changes the API's default configuration.
+func newXMPPEnv(t testing.TB, channelTTL time.Duration, configure ...func(*mediasvc.Config)) *xmppEnv {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	srv, err := localxmpp.Start(ctx, localxmpp.Options{})
@@ -139,7 +141,11 @@ func newXMPPEnv(t testing.TB, channelTTL time.Duration) *xmppEnv {
 		Channels:  auth.NewChannelCache(outage, channelTTL),
 		Confirmer: auth.NewConfirmCache(comp, time.Minute),
 	}
-	svc, err := mediasvc.New(mediasvc.DefaultConfig(), mediasvc.Deps{Blobs: blobs, Metadata: meta, Images: images, Auth: guard, Log: log})
+	cfg := mediasvc.DefaultConfig()
+	for _, f := range configure {
+		f(&cfg)
+	}
+	svc, err := mediasvc.New(cfg, mediasvc.Deps{Blobs: blobs, Metadata: meta, Images: images, Auth: guard, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,9 +193,18 @@ func (e *xmppEnv) newTID() string {
 // id tid and returns status, headers and body.
 func (e *xmppEnv) request(method, path string, u *xmppUser, tid string, body io.Reader, contentType string) (int, http.Header, []byte) {
 	e.t.Helper()
+	return e.requestWith(method, path, u, tid, body, contentType, nil)
+}
+
+// requestWith is request with extra headers.
+func (e *xmppEnv) requestWith(method, path string, u *xmppUser, tid string, body io.Reader, contentType string, header http.Header) (int, http.Header, []byte) {
+	e.t.Helper()
 	req, err := http.NewRequest(method, e.http.URL+path, body)
 	if err != nil {
 		e.t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
 	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
@@ -235,7 +250,13 @@ func multipartUpload(t testing.TB, data []byte, contentType string) (io.Reader, 
 // upload stores a text item in entity as u and returns its id.
 func (e *xmppEnv) upload(entity string, u *xmppUser) string {
 	e.t.Helper()
-	body, ct := multipartUpload(e.t, []byte("hello "+entity), "text/plain")
+	return e.uploadFile(entity, u, []byte("hello "+entity), "text/plain")
+}
+
+// uploadFile stores data of type contentType in entity as u and returns its id.
+func (e *xmppEnv) uploadFile(entity string, u *xmppUser, data []byte, contentType string) string {
+	e.t.Helper()
+	body, ct := multipartUpload(e.t, data, contentType)
 	status, _, b := e.request(http.MethodPost, "/"+entity, u, e.newTID(), body, ct)
 	if status != http.StatusCreated {
 		e.t.Fatalf("seed upload to %s as %s: %d %s", entity, u.local, status, b)
@@ -250,8 +271,12 @@ func (e *xmppEnv) upload(entity string, u *xmppUser) string {
 }
 
 // The decision matrix of API.md over HTTP: owner, moderator, publisher,
-// member, none, outcast and the channel's own user × read, upload,
-// avatar, update, delete × open and whitelist channels.
+// member, none, outcast and the channel's own user × read (file, list,
+// HEAD, Range, conditional GET, metadata, preview), upload, avatar (set,
+// read, delete), update, delete × open and whitelist channels.
+// Refused reads show nothing of the item, refused writes change nothing
+// (as TestNoPrivateReadsForOutsiders and TestNoChangesByOutsiders check
+// in-process).
 func TestXMPPMatrixOverHTTP(t *testing.T) {
 	e := newXMPPEnv(t, 0)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -291,6 +316,10 @@ func TestXMPPMatrixOverHTTP(t *testing.T) {
 		},
 	}
 	seeder := e.user("seeder", xmppclient.Accept)
+	// The auditor, a member, reads back what refused writes left (with one
+	// auth value per channel, remembered, so it is asked once).
+	auditor := e.user("auditor", xmppclient.Accept)
+	auditTID := map[string]string{}
 	users := map[string]*xmppUser{}
 	for _, r := range roles {
 		users[r.name] = e.user("http-"+r.name, xmppclient.Accept)
@@ -299,7 +328,8 @@ func TestXMPPMatrixOverHTTP(t *testing.T) {
 
 	for _, model := range []string{"open", "whitelist"} {
 		channel := "http-" + model + "@localhost"
-		affs := map[string]auth.Affiliation{seeder.bare().String(): auth.AffOwner}
+		affs := map[string]auth.Affiliation{seeder.bare().String(): auth.AffOwner, auditor.bare().String(): auth.AffMember}
+		auditTID[channel] = e.newTID()
 		for _, r := range roles {
 			if r.aff != "" {
 				affs[users[r.name].bare().String()] = r.aff
@@ -312,6 +342,18 @@ func TestXMPPMatrixOverHTTP(t *testing.T) {
 		// seeder is an owner there too, so it can put an item in it.
 		if err := e.srv.CreateChannel(ctx, users["self"].bare(), model, map[string]auth.Affiliation{seeder.bare().String(): auth.AffOwner}); err != nil {
 			t.Fatal(err)
+		}
+		// A photo in each, for previews and conditional GETs (one each: the
+		// seeder's questions are rate-limited like anyone's).
+		type stored struct{ id, etag string }
+		photos := map[string]stored{}
+		for _, entity := range []string{channel, users["self"].bare().String()} {
+			id := e.uploadFile(entity, seeder, avatar, "image/png")
+			status, h, b := e.request(http.MethodGet, "/"+entity+"/"+id, seeder, e.newTID(), nil, "")
+			if status != ok || h.Get("ETag") == "" {
+				t.Fatalf("seeder's read of the photo in %s: %d, ETag %q (%s)", entity, status, h.Get("ETag"), b)
+			}
+			photos[entity] = stored{id, h.Get("ETag")}
 		}
 		for _, r := range roles {
 			u := users[r.name]
@@ -350,6 +392,49 @@ func TestXMPPMatrixOverHTTP(t *testing.T) {
 				status, _, b := e.request(http.MethodGet, "/"+entity+"/"+item, u, tid, nil, "")
 				check(t, "read", status, w.read, b, before)
 
+				// Every other read is answered as that one, and the
+				// confirmation it got (same auth value, same channel)
+				// covers them: nobody is asked again. A refused user
+				// learns nothing, not even that the version is current.
+				photo := photos[entity]
+				before = u.askedCount()
+				for _, rd := range []struct {
+					name, method, path string
+					header             http.Header
+					allowed            int
+				}{
+					{"list", http.MethodGet, "/" + entity, nil, ok},
+					{"HEAD", http.MethodHead, "/" + entity + "/" + item, nil, ok},
+					{"Range", http.MethodGet, "/" + entity + "/" + item, http.Header{"Range": {"bytes=0-2"}}, http.StatusPartialContent},
+					{"conditional GET", http.MethodGet, "/" + entity + "/" + photo.id, http.Header{"If-None-Match": {photo.etag}}, http.StatusNotModified},
+					{"metadata", http.MethodGet, "/" + entity + "/" + item + "/metadata", nil, ok},
+					{"preview", http.MethodGet, "/" + entity + "/" + photo.id + "?maxwidth=4", nil, ok},
+				} {
+					wantStatus := rd.allowed
+					if w.read == forbidden {
+						wantStatus = forbidden
+					}
+					status, h, b := e.requestWith(rd.method, rd.path, u, tid, nil, "", rd.header)
+					if status != wantStatus {
+						t.Errorf("%s %s of %s in the %s channel: status %d, want %d (%s)", r.name, rd.name, entity, model, status, wantStatus, b)
+					}
+					if status == forbidden {
+						// A refusal tells nothing of the item: no validator,
+						// no size, no name, none of its bytes.
+						for _, k := range []string{"ETag", "Last-Modified", "Content-Range", "Content-Disposition"} {
+							if v := h.Get(k); v != "" {
+								t.Errorf("%s %s refused with %s: %q", r.name, rd.name, k, v)
+							}
+						}
+						if bytes.Contains(b, []byte("hello ")) || bytes.Contains(b, []byte(item)) {
+							t.Errorf("%s %s refused with a body that shows the item: %s", r.name, rd.name, b)
+						}
+					}
+				}
+				if asked := u.askedCount() - before; asked != 0 {
+					t.Errorf("%s: asked to confirm %d more times for the other reads, want 0", r.name, asked)
+				}
+
 				before = u.askedCount()
 				body, ct := multipartUpload(t, []byte("by "+r.name), "text/plain")
 				status, _, b = e.request(http.MethodPost, "/"+entity, u, tid, body, ct)
@@ -365,6 +450,26 @@ func TestXMPPMatrixOverHTTP(t *testing.T) {
 				body, ct = multipartUpload(t, avatar, "image/png")
 				status, _, b = e.request(http.MethodPut, "/"+entity+"/avatar", u, tid, body, ct)
 				check(t, "avatar", status, w.avatar, b, before)
+				if status == created {
+					// Avatars are public (AvatarsPublic, the default).
+					before = u.askedCount()
+					status, _, b := e.request(http.MethodGet, "/"+entity+"/avatar", u, tid, nil, "")
+					if cfg, _, err := image.DecodeConfig(bytes.NewReader(b)); status != ok || err != nil || cfg.Width != 6 || cfg.Height != 6 {
+						t.Errorf("%s avatar read of %s: status %d, %v %dx%d; want 200 and the 6x6 square of the PNG just set", r.name, entity, status, err, cfg.Width, cfg.Height)
+					}
+					if asked := u.askedCount() - before; asked != 0 {
+						t.Errorf("%s avatar read: asked to confirm %d times, want 0", r.name, asked)
+					}
+				}
+				// Deleting the avatar is a delete of what they uploaded:
+				// allowed to whoever could set it, asked about once.
+				wantDelete := forbidden
+				if w.avatar == created {
+					wantDelete = ok
+				}
+				before = u.askedCount()
+				status, _, b = e.request(http.MethodDelete, "/"+entity+"/avatar", u, tid, nil, "")
+				check(t, "avatar delete", status, wantDelete, b, before)
 
 				before = u.askedCount()
 				form := url.Values{"title": {"changed by " + r.name}}.Encode()
@@ -377,6 +482,20 @@ func TestXMPPMatrixOverHTTP(t *testing.T) {
 				if status == ok {
 					if got := u.lastAsked(); got.Method != http.MethodDelete {
 						t.Errorf("delete confirmation asked method %q, want DELETE", got.Method)
+					}
+				}
+				if w.update == forbidden && w.delete == forbidden && !r.self {
+					// Refused writes changed nothing: the item is there,
+					// with its title and its bytes.
+					status, _, b := e.request(http.MethodGet, "/"+entity+"/"+item+"/metadata", auditor, auditTID[channel], nil, "")
+					var m struct {
+						Title string `json:"title"`
+					}
+					if status != ok || json.Unmarshal(b, &m) != nil || m.Title != "" {
+						t.Errorf("after %s's refused writes, the item's metadata: %d %s; want 200, title unchanged (none)", r.name, status, b)
+					}
+					if status, _, b := e.request(http.MethodGet, "/"+entity+"/"+item, auditor, auditTID[channel], nil, ""); status != ok || string(b) != "hello "+entity {
+						t.Errorf("after %s's refused writes, the item: %d %q; want 200 and its bytes", r.name, status, b)
 					}
 				}
 			})
@@ -410,6 +529,69 @@ func TestXMPPMatrixOverHTTP(t *testing.T) {
 			t.Errorf("delete own item: %d %s", status, b)
 		}
 	})
+}
+
+// Uploads whose confirmation a real user's client leaves unanswered (anyone
+// can send them, naming any publisher) hold no upload slot: with every slot
+// "taken" by them, a confirmed owner's upload is still answered 201.
+func TestXMPPUnconfirmedUploadsHoldNoSlotsOverHTTP(t *testing.T) {
+	const slots = 2
+	e := newXMPPEnv(t, 0, func(c *mediasvc.Config) { c.MaxConcurrentUploads = slots })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	silent := e.user("silent-publisher", xmppclient.Ignore)
+	owner := e.user("busy-owner", xmppclient.Accept)
+	channel := "slots@localhost"
+	if err := e.srv.CreateChannel(ctx, jid.MustParse(channel), "whitelist", map[string]auth.Affiliation{
+		owner.bare().String(): auth.AffOwner, silent.bare().String(): auth.AffPublisher,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	post := func(u *xmppUser) chan int {
+		done := make(chan int, 1)
+		tid := e.newTID()
+		go func() {
+			body, ct := multipartUpload(t, []byte("x"), "text/plain")
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.http.URL+"/"+channel, body)
+			if err != nil {
+				done <- 0
+				return
+			}
+			req.Header.Set("Content-Type", ct)
+			req.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(u.client.JID().String()+":"+tid)))
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				done <- 0
+				return
+			}
+			resp.Body.Close()
+			done <- resp.StatusCode
+		}()
+		return done
+	}
+	// More unconfirmed uploads than slots, each waiting on its question
+	// (the component waits 10 s for the answer that never comes).
+	for i := 0; i < slots+2; i++ {
+		c := post(silent)
+		for deadline := time.Now().Add(10 * time.Second); silent.askedCount() < i+1; time.Sleep(10 * time.Millisecond) {
+			select {
+			case status := <-c:
+				t.Fatalf("unconfirmed upload %d answered %d before its confirmation", i+1, status)
+			default:
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("unconfirmed upload %d: its user was not asked within 10 s", i+1)
+			}
+		}
+	}
+	select {
+	case status := <-post(owner):
+		if status != http.StatusCreated {
+			t.Errorf("a confirmed upload while %d unconfirmed ones wait: %d, want 201", slots+2, status)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the confirmed upload was not answered within 10 s")
+	}
 }
 
 // Deny, silence and someone else's forged accept, over HTTP.

@@ -37,16 +37,30 @@ func quadrants(w, h int) *image.NRGBA {
 	return img
 }
 
-// storedFor returns the pixels a camera would store for upright image u
-// when it tags the file with EXIF orientation o: the inverse of orient.
+// storedFor returns the pixels a camera stores for upright image u when it
+// tags the file with EXIF orientation o. It is written from the EXIF 2.32
+// definition of the tag (where the stored 0th row and 0th column lie in the
+// upright scene), not from orient, so a wrong case in orient cannot cancel
+// itself out; TestStoredForAgreesWithImageMagick checks this table against
+// ImageMagick's -auto-orient. imaging.Rotate90 turns counter-clockwise.
 func storedFor(u image.Image, o int) *image.NRGBA {
 	switch o {
-	case 6:
+	case 2: // 0th row top, 0th column right: mirrored left to right
+		return imaging.FlipH(u)
+	case 3: // 0th row bottom, 0th column right: upside down
+		return imaging.Rotate180(u)
+	case 4: // 0th row bottom, 0th column left: mirrored top to bottom
+		return imaging.FlipV(u)
+	case 5: // 0th row left, 0th column top: mirrored about the main diagonal
+		return imaging.Transpose(u)
+	case 6: // 0th row right, 0th column top: shown turned 90 degrees clockwise
 		return imaging.Rotate90(u)
-	case 8:
+	case 7: // 0th row right, 0th column bottom: mirrored about the anti-diagonal
+		return imaging.Transverse(u)
+	case 8: // 0th row left, 0th column bottom: shown turned 90 degrees counter-clockwise
 		return imaging.Rotate270(u)
 	}
-	return orient(u, o) // 1..5 and 7 are their own inverses
+	return imaging.Clone(u)
 }
 
 // checkQuadrants asserts img shows quadColours in its four quadrants.

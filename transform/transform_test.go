@@ -470,6 +470,7 @@ func TestSmallOriginalsAreScaledIntoTheBox(t *testing.T) {
 			if dec := decodeBytes(t, p.Data); dec.Bounds().Dx() != tt.wantW || dec.Bounds().Dy() != tt.wantH {
 				t.Fatalf("encoded preview is %v", dec.Bounds())
 			}
+			t.Logf("%d-byte original, %dx%d preview of %d bytes", len(tt.data), p.Width, p.Height, len(p.Data))
 			if tt.data[0] == 0xFF && len(p.Data) >= len(tt.data) {
 				t.Errorf("preview of %d bytes is not smaller than the %d-byte original it shrinks", len(p.Data), len(tt.data))
 			}

@@ -93,7 +93,9 @@ func TestServerRestart(t *testing.T) {
 		if !errors.Is(err, auth.ErrUnavailable) {
 			t.Errorf("%s while the server is down = %v, want ErrUnavailable", probe.name, err)
 		}
-		if d := time.Since(started); d > time.Second {
+		// Immediate, not after the 5 s reply timeout: half of it is the
+		// bound, which a loaded machine does not reach by accident.
+		if d := time.Since(started); d > 2500*time.Millisecond {
 			t.Errorf("%s while the server is down took %s, want an immediate answer", probe.name, d)
 		}
 	}

@@ -106,7 +106,11 @@ func (s slowConfirmer) Confirm(ctx context.Context, _ auth.ConfirmRequest) error
 }
 
 func TestConfirmOutcomesAndCacheHits(t *testing.T) {
-	m := metrics.New(metrics.Options{ReplyTimeout: 50 * time.Millisecond, NoProcessCollectors: true})
+	// A denial that takes the reply timeout counts as "timeout", so the
+	// immediate ones must stay well under it on a loaded machine with the
+	// race detector: a second of slack, for a second of this test's time.
+	const replyTimeout = time.Second
+	m := metrics.New(metrics.Options{ReplyTimeout: replyTimeout, NoProcessCollectors: true})
 	users := &authtest.Confirmer{}
 	users.Accept("alice@example.com/phone", "t1")
 	confirmer := m.ConfirmCache(auth.NewConfirmCache(m.Confirmer(users), time.Minute))
@@ -125,7 +129,7 @@ func TestConfirmOutcomesAndCacheHits(t *testing.T) {
 	}
 	users.SetErr(fmt.Errorf("%w: not connected", auth.ErrUnavailable))
 	confirmer.Confirm(ctx, req("bob@example.com/pc", "t3"))
-	timeouts := m.Confirmer(slowConfirmer{60 * time.Millisecond})
+	timeouts := m.Confirmer(slowConfirmer{replyTimeout + 10*time.Millisecond})
 	timeouts.Confirm(ctx, req("carol@example.com/pc", "t4"))
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	"image/color"
 	"image/jpeg"
 	"io"
 	"math"
@@ -254,13 +253,17 @@ func TestIDCTTablePreservesMean(t *testing.T) {
 }
 
 // TestFlatColour: a flat image must decode to the same flat colour at every
-// scale (no ringing from the reduced transform).
+// scale (no ringing from the reduced transform), at the scaled size.
 func TestFlatColour(t *testing.T) {
-	img := image.NewUniform(color.RGBA{200, 60, 30, 255})
 	var buf bytes.Buffer
-	jpeg.Encode(&buf, &image.RGBA{Pix: bytes.Repeat([]byte{200, 60, 30, 255}, 40*24), Stride: 160, Rect: image.Rect(0, 0, 40, 24)}, &jpeg.Options{Quality: 95})
-	_ = img
-	ref, _ := jpeg.Decode(bytes.NewReader(buf.Bytes()))
+	src := &image.RGBA{Pix: bytes.Repeat([]byte{200, 60, 30, 255}, 40*24), Stride: 160, Rect: image.Rect(0, 0, 40, 24)}
+	if err := jpeg.Encode(&buf, src, &jpeg.Options{Quality: 95}); err != nil {
+		t.Fatal(err)
+	}
+	ref, err := jpeg.Decode(bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
 	rr, rg, rb, _ := ref.At(20, 12).RGBA()
 	for _, s := range []int{2, 4, 8} {
 		d, err := NewDecoder(bytes.NewReader(buf.Bytes()))
@@ -272,6 +275,9 @@ func TestFlatColour(t *testing.T) {
 			t.Fatal(err)
 		}
 		b := got.Bounds()
+		if want := image.Pt((40+s-1)/s, (24+s-1)/s); b.Size() != want {
+			t.Fatalf("1/%d: decoded %v, want %v", s, b.Size(), want)
+		}
 		for y := b.Min.Y; y < b.Max.Y; y++ {
 			for x := b.Min.X; x < b.Max.X; x++ {
 				r, g, bl, _ := got.At(x, y).RGBA()

@@ -7,7 +7,9 @@
 //     making the same two sizes, alternated run by run, as a ratio;
 //   - quality (SSIM and PSNR of the luma) of both against a Lanczos
 //     reference computed in Go from the full-resolution decode;
-//   - byte size of the 320x480-box preview;
+//   - byte size of the 320x480-box preview, and at JPEG qualities 75 to 90
+//     beside the Lanczos reference itself encoded at each quality (how much
+//     of the SSIM loss is the encoding);
 //   - the same photo as HEIC and AVIF: time and peak RSS against the JPEG;
 //   - peak RSS of 8 concurrent 12 MP previews (baseline and progressive).
 //
@@ -15,6 +17,9 @@
 //
 //	go build -o /tmp/mediaserver ./cmd/mediaserver
 //	go run ./transform/internal/previewbench -bin /tmp/mediaserver -runs 15
+//
+// CI runs it once in a short form (scripts/test: -runs 1 -size 800x600),
+// so it cannot rot; the figures of docs/ come from the full size.
 //
 // It needs vipsthumbnail and vips (Debian libvips-tools) on PATH; vips makes
 // the progressive JPEG from the generated baseline one; heif-enc and avifenc
@@ -55,19 +60,25 @@ func main() {
 	bin := flag.String("bin", "", "mediaserver binary (required)")
 	dir := flag.String("dir", "", "work directory (default: a new temporary one)")
 	runs := flag.Int("runs", 11, "timed runs per side and file")
+	size := flag.String("size", "4000x3000", "size of the generated photo, WxH (4000x3000: a 12 MP phone photo)")
 	quality := flag.Int("quality", transform.DefaultConfig().JPEGQuality, "JPEG quality for both tools")
 	flag.Parse()
 	if *bin == "" {
 		fmt.Fprintln(os.Stderr, "previewbench: -bin is required (go build -o /tmp/mediaserver ./cmd/mediaserver)")
 		os.Exit(2)
 	}
-	if err := run(*bin, *dir, *runs, *quality); err != nil {
+	var w, h int
+	if _, err := fmt.Sscanf(*size, "%dx%d", &w, &h); err != nil || w < 1 || h < 1 {
+		fmt.Fprintf(os.Stderr, "previewbench: -size %q: want WxH\n", *size)
+		os.Exit(2)
+	}
+	if err := run(*bin, *dir, *runs, *quality, w, h); err != nil {
 		fmt.Fprintln(os.Stderr, "previewbench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(bin, dir string, runs, q int) error {
+func run(bin, dir string, runs, q, w, h int) error {
 	if dir == "" {
 		d, err := os.MkdirTemp("", "previewbench")
 		if err != nil {
@@ -79,7 +90,7 @@ func run(bin, dir string, runs, q int) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	files, err := makeInputs(dir)
+	files, err := makeInputs(dir, w, h)
 	if err != nil {
 		return err
 	}
@@ -102,11 +113,15 @@ func run(bin, dir string, runs, q int) error {
 		}
 	}
 	fmt.Println()
-	if err := heifFigures(bin, dir, files[0], runs, q); err != nil {
+	if err := qualitySweep(bin, dir, files[0]); err != nil {
 		return err
 	}
 	fmt.Println()
-	fmt.Println("| 8 concurrent 12 MP previews in one process (4 baseline + 4 progressive, both sizes) | peak RSS | wall |")
+	if err := heifFigures(bin, dir, files[0], runs, q, w, h); err != nil {
+		return err
+	}
+	fmt.Println()
+	fmt.Printf("| 8 concurrent %dx%d previews in one process (4 baseline + 4 progressive, both sizes) | peak RSS | wall |\n", w, h)
 	fmt.Println("|---|---|---|")
 	for _, full := range []bool{false, true} {
 		for _, workers := range []int{0, 8} {
@@ -125,7 +140,7 @@ type input struct{ name, path string }
 // libavif-bin) against the baseline JPEG, whole processes, with peak RSS.
 // The WebAssembly decoders are compiled by wazero in each process, which
 // is part of what a one-shot process pays (a server pays it once).
-func heifFigures(bin, dir string, jpg input, runs, q int) error {
+func heifFigures(bin, dir string, jpg input, runs, q, w, h int) error {
 	heicPath := filepath.Join(dir, "photo.heic")
 	avifPath := filepath.Join(dir, "photo.avif")
 	for _, c := range [][]string{
@@ -137,7 +152,7 @@ func heifFigures(bin, dir string, jpg input, runs, q int) error {
 		}
 	}
 	inputs := []input{jpg, {"HEIC", heicPath}, {"AVIF", avifPath}}
-	fmt.Println("| 4000x3000 photo as | file | mediaserver thumbnail, both sizes (median) | ratio to JPEG | peak RSS |")
+	fmt.Printf("| %dx%d photo as | file | mediaserver thumbnail, both sizes (median) | ratio to JPEG | peak RSS |\n", w, h)
 	fmt.Println("|---|---|---|---|---|")
 	var base time.Duration
 	for _, f := range inputs {
@@ -168,10 +183,10 @@ func heifFigures(bin, dir string, jpg input, runs, q int) error {
 	return nil
 }
 
-// makeInputs writes a 4000x3000 photo-like baseline JPEG (~4 MB) and a
-// progressive re-encoding of it.
-func makeInputs(dir string) ([]input, error) {
-	img := testimage.Photo(4000, 3000, 1)
+// makeInputs writes a w x h photo-like baseline JPEG (~4 MB at 4000x3000)
+// and a progressive re-encoding of it.
+func makeInputs(dir string, w, h int) ([]input, error) {
+	img := testimage.Photo(w, h, 1)
 	var buf bytes.Buffer
 	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 90}); err != nil {
 		return nil, err
@@ -190,7 +205,7 @@ func makeInputs(dir string) ([]input, error) {
 		if err != nil {
 			return nil, err
 		}
-		fmt.Printf("input %s: 4000x3000, %.2f MB\n", f.name, float64(st.Size())/1e6)
+		fmt.Printf("input %s: %dx%d, %.2f MB\n", f.name, w, h, float64(st.Size())/1e6)
 	}
 	return files, nil
 }
@@ -350,8 +365,54 @@ func compareQuality(dir string, f input) error {
 	return nil
 }
 
-// measureRSS runs a child process that makes previews of 8 12 MP files at
-// once and reports its peak RSS. workers 0 is the default pool (NumCPU).
+// qualitySweep makes both previews of f at JPEG qualities 75 to 90 and
+// scores the 320x480-box one against the Lanczos reference, beside that
+// reference itself encoded (by image/jpeg, our encoder) at each quality:
+// what the encoding alone costs.
+func qualitySweep(bin, dir string, f input) error {
+	src, err := imaging.Open(f.path)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("| quality (%s, 320x480 box) | preview | SSIM | reference encoded at that quality |\n", f.name)
+	fmt.Println("|---|---|---|---|")
+	for _, q := range []int{75, 80, 85, 90} {
+		if _, err := timed(oursCmd(bin, dir, f, q, false)); err != nil {
+			return err
+		}
+		p := filepath.Join(dir, fmt.Sprintf("ours-%s-%s.jpg", f.name, boxes[1]))
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		got, err := jpeg.Decode(bytes.NewReader(data))
+		if err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		size := got.Bounds().Size()
+		ref := imaging.Resize(src, size.X, size.Y, imaging.Lanczos)
+		s, err := quality.SSIM(got, ref)
+		if err != nil {
+			return err
+		}
+		var buf bytes.Buffer
+		if err := jpeg.Encode(&buf, ref, &jpeg.Options{Quality: q}); err != nil {
+			return err
+		}
+		refEnc, err := jpeg.Decode(bytes.NewReader(buf.Bytes()))
+		if err != nil {
+			return err
+		}
+		rs, err := quality.SSIM(refEnc, ref)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("| %d | %dx%d, %.1f KB | %.4f | %.1f KB, %.4f |\n", q, size.X, size.Y, float64(len(data))/1000, s, float64(buf.Len())/1000, rs)
+	}
+	return nil
+}
+
+// measureRSS runs a child process that makes previews of 8 files at once and reports its peak RSS. workers 0 is the default pool (NumCPU).
 func measureRSS(files []input, workers int, full bool) error {
 	self, err := os.Executable()
 	if err != nil {
