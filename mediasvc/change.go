@@ -35,7 +35,7 @@ func (s *Server) changeable(r *http.Request, op auth.Operation) (storage.Media, 
 		return storage.Media{}, fmt.Errorf("media %s/%s: %w", entity, id, err)
 	}
 	missing := err != nil
-	if _, err := s.authorize(r, op, entity.String(), m.Author); err != nil {
+	if _, err := s.authorize(r, op, entity, m.Author); err != nil {
 		return storage.Media{}, err
 	}
 	if missing {

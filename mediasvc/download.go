@@ -51,7 +51,7 @@ func (s *Server) readable(r *http.Request) (cachedItem, auth.Decision, error) {
 	var dec auth.Decision
 	if id == avatarID && s.cfg.AvatarsPublic {
 		dec.Public = true
-	} else if dec, err = s.authorizeBare(r, auth.OpRead, entity, ""); err != nil {
+	} else if dec, err = s.authorize(r, auth.OpRead, entity, ""); err != nil {
 		return cachedItem{}, auth.Decision{}, err
 	}
 	e := entity.String()
@@ -62,15 +62,10 @@ func (s *Server) readable(r *http.Request) (cachedItem, auth.Decision, error) {
 	return it, dec, nil
 }
 
-// authorize asks the Authorizer about this request.
-func (s *Server) authorize(r *http.Request, op auth.Operation, entity, uploader string) (auth.Decision, error) {
-	e, _ := parseBare(entity)
-	return s.authorizeBare(r, op, e, uploader)
-}
-
-// authorizeBare is authorize for an entity parsed already (by entityOf):
-// parsing a JID is a good part of a stored preview's time.
-func (s *Server) authorizeBare(r *http.Request, op auth.Operation, entity jid.JID, uploader string) (auth.Decision, error) {
+// authorize asks the Authorizer about this request on the channel entity
+// (parsed once, by entityOf). uploader is the item's stored uploader, for
+// updates and deletes; empty otherwise.
+func (s *Server) authorize(r *http.Request, op auth.Operation, entity jid.JID, uploader string) (auth.Decision, error) {
 	creds, err := s.creds.parse(r.URL.Query().Get("auth"), r.Header.Get("Authorization"))
 	if err != nil {
 		return auth.Decision{}, err

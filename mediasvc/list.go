@@ -34,7 +34,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) error {
 	if page.After != "" && !validMediaID(page.After) {
 		return errorf(invalidRequest, "after must be a media id")
 	}
-	dec, err := s.authorize(r, auth.OpRead, entity.String(), "")
+	dec, err := s.authorize(r, auth.OpRead, entity, "")
 	if err != nil {
 		return err
 	}

@@ -47,7 +47,7 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request, asAvatar bool) 
 	if asAvatar {
 		op = auth.OpAvatar
 	}
-	dec, err := s.authorize(r, op, entity.String(), "")
+	dec, err := s.authorize(r, op, entity, "")
 	if err != nil {
 		return err
 	}
