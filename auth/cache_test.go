@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/xmppmedia/mediaserver/auth"
-	"github.com/xmppmedia/mediaserver/auth/authtest"
+	"github.com/xmppmedia/mediaserver/internal/authtest"
 	"mellium.im/xmpp/jid"
 )
 

@@ -20,7 +20,7 @@ import (
 	"testing"
 
 	"github.com/xmppmedia/mediaserver/auth"
-	"github.com/xmppmedia/mediaserver/auth/authtest"
+	"github.com/xmppmedia/mediaserver/internal/authtest"
 	"github.com/xmppmedia/mediaserver/storage"
 	"github.com/xmppmedia/mediaserver/storage/disk"
 	"github.com/xmppmedia/mediaserver/storage/sqlite"

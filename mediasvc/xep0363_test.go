@@ -23,10 +23,10 @@ import (
 	"time"
 
 	"github.com/xmppmedia/mediaserver/auth"
-	"github.com/xmppmedia/mediaserver/auth/authtest"
 	"github.com/xmppmedia/mediaserver/auth/localxmpp"
 	"github.com/xmppmedia/mediaserver/auth/xmppauth"
 	"github.com/xmppmedia/mediaserver/auth/xmppclient"
+	"github.com/xmppmedia/mediaserver/internal/authtest"
 	"github.com/xmppmedia/mediaserver/mediasvc"
 	"github.com/xmppmedia/mediaserver/mediasvc/httpupload"
 	"github.com/xmppmedia/mediaserver/storage/disk"

@@ -5,9 +5,10 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
-	"mellium.im/xmpp"
 	"sort"
 	"strings"
+
+	"mellium.im/xmpp"
 
 	"github.com/xmppmedia/mediaserver/auth"
 	"github.com/xmppmedia/mediaserver/auth/xmppclient"

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"flag"
-	"github.com/xmppmedia/mediaserver/auth/localxmpp"
 	"image"
 	_ "image/jpeg"
 	_ "image/png"
@@ -15,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xmppmedia/mediaserver/auth/localxmpp"
 	"github.com/xmppmedia/mediaserver/mediasvc/metrics/metricstest"
 	"github.com/xmppmedia/mediaserver/transform"
 )

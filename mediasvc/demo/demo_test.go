@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/xmppmedia/mediaserver/auth"
-	"github.com/xmppmedia/mediaserver/auth/authtest"
+	"github.com/xmppmedia/mediaserver/internal/authtest"
 	"github.com/xmppmedia/mediaserver/mediasvc"
 	"github.com/xmppmedia/mediaserver/mediasvc/demo"
 	"github.com/xmppmedia/mediaserver/storage/disk"

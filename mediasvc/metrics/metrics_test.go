@@ -15,7 +15,7 @@ import (
 	"mellium.im/xmpp/jid"
 
 	"github.com/xmppmedia/mediaserver/auth"
-	"github.com/xmppmedia/mediaserver/auth/authtest"
+	"github.com/xmppmedia/mediaserver/internal/authtest"
 	"github.com/xmppmedia/mediaserver/mediasvc"
 	"github.com/xmppmedia/mediaserver/mediasvc/metrics"
 	"github.com/xmppmedia/mediaserver/mediasvc/metrics/metricstest"
