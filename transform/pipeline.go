@@ -76,10 +76,10 @@ func (t *Transformer) render(r io.Reader, origSize int64, boxes []Box, withPlace
 		h.icc.apply(n)
 		base = n
 	}
-	var placeholder []byte
-	if withPlaceholder {
-		placeholder = placeholderOf(base, win, h.orientation)
-	}
+	// The placeholder is drawn from the smallest preview's pixels: upright
+	// already, and a resample from there costs a fraction of one from the
+	// decode (docs/previews.md).
+	var smallest *image.NRGBA
 
 	out := make([]Image, len(boxes))
 	ow, oh := orientedSize(h.width, h.height, h.orientation)
@@ -95,6 +95,9 @@ func (t *Transformer) render(r io.Reader, origSize int64, boxes []Box, withPlace
 			q = t.quality(h)
 		}
 		res := orient(resample(base, win, tg.w, tg.h), h.orientation)
+		if smallest == nil || res.Rect.Dx()*res.Rect.Dy() < smallest.Rect.Dx()*smallest.Rect.Dy() {
+			smallest = res
+		}
 		img, err := encode(res, q)
 		if err != nil {
 			return nil, nil, fmt.Errorf("box %v: %w", boxes[i], err)
@@ -103,6 +106,14 @@ func (t *Transformer) render(r io.Reader, origSize int64, boxes []Box, withPlace
 			img = Image{MimeType: mimeOf(h.format), Width: ow, Height: oh, UseOriginal: true}
 		}
 		out[i] = img
+	}
+	var placeholder []byte
+	switch {
+	case !withPlaceholder:
+	case smallest != nil:
+		placeholder = placeholderOf(smallest, window{0, 0, float64(smallest.Rect.Dx()), float64(smallest.Rect.Dy())}, 1)
+	default:
+		placeholder = placeholderOf(base, win, h.orientation)
 	}
 	return out, placeholder, nil
 }

@@ -342,3 +342,31 @@ func TestPreviewsAndPlaceholderOneDecode(t *testing.T) {
 		t.Fatalf("no boxes: %d previews, %d-byte placeholder, %v", len(imgs), len(ph), err)
 	}
 }
+
+// BenchmarkPlaceholder is the placeholder's own cost at upload: from the
+// pixels of the smallest preview (240x180 for a 4:3 photo in the 240x320
+// box), the resample to 100x75 and the ThumbHash.
+func BenchmarkPlaceholder(b *testing.B) {
+	res := toNRGBA(testimage.Photo(240, 180, 1))
+	win := window{0, 0, 240, 180}
+	var n int
+	for b.Loop() {
+		n = len(placeholderOf(res, win, 1))
+	}
+	b.ReportMetric(float64(n), "bytes")
+}
+
+// BenchmarkPreviewsAndPlaceholder12MP is BenchmarkPreviews12MP with the
+// placeholder: run both for the placeholder's share of an upload's work.
+func BenchmarkPreviewsAndPlaceholder12MP(b *testing.B) {
+	data := photoJPEG(b, 4000, 3000)
+	tr, err := New(DefaultConfig())
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, _, err := tr.PreviewsAndPlaceholder(context.Background(), bytes.NewReader(data), int64(len(data)), deviceBoxes); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
