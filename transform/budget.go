@@ -24,9 +24,10 @@ type Budget struct {
 	// preview's (Config.JPEGQuality). A preview that fits at it is the
 	// plain preview.
 	MaxQuality int
-	// MinQuality is the floor. Below it JPEG blocks and ringing show at
-	// any size, so the preview shrinks instead (docs/previews.md has the
-	// measurements that chose 40).
+	// MinQuality is the floor: below it the preview shrinks instead. 40
+	// by default: lower, 8x8 blocks and smeared colour show at a phone's
+	// pixel size, though SSIM (which weighs blur over blocks) may still
+	// prefer them (docs/previews.md, Byte budgets).
 	MinQuality int
 	// MinScale bounds the shrinking, as a fraction of the box's fit:
 	// below it the picture is too small to be the preview the page laid
@@ -34,8 +35,8 @@ type Budget struct {
 	MinScale float64
 }
 
-// DefaultBudget is a budget of maxBytes with the floors docs/previews.md
-// measured.
+// DefaultBudget is a budget of maxBytes from the plain preview's quality
+// with the floors of docs/previews.md.
 func DefaultBudget(maxBytes int) Budget {
 	return Budget{MaxBytes: maxBytes, MaxQuality: DefaultConfig().JPEGQuality, MinQuality: 40, MinScale: 0.5}
 }
@@ -120,7 +121,7 @@ func FitBudget(src image.Image, box Box, b Budget) (Budgeted, error) {
 		if s < 1 {
 			img = resample(ref, fullWindow(ref), w, h)
 		}
-		q, data, n, err := highestQualityWithin(img, lo, b.MaxQuality, b.MaxBytes)
+		q, data, n, err := highestQualityWithin(img, lo, b.MaxQuality, b.MaxBytes, found)
 		encodes += n
 		if err != nil {
 			return Budgeted{}, err
@@ -156,23 +157,27 @@ func FitBudget(src image.Image, box Box, b Budget) (Budgeted, error) {
 // encoding of img is at most maxBytes, returning it, its bytes (nil when
 // not even lo fits) and the number of encodes. JPEG size grows with
 // quality (the quantisation tables shrink monotonically), so bisection
-// finds it in about log2(hi-lo) encodes.
-func highestQualityWithin(img *image.NRGBA, lo, hi, maxBytes int) (int, []byte, int, error) {
+// finds it in about log2(hi-lo) encodes. With loFits (lo fitted a larger
+// rendering of the same picture) the ends are not probed first.
+func highestQualityWithin(img *image.NRGBA, lo, hi, maxBytes int, loFits bool) (int, []byte, int, error) {
 	n := 0
 	enc := func(q int) ([]byte, error) {
 		n++
 		return encodeJPEGQuality(img, q)
 	}
-	// The top first: the plain preview often fits a generous budget.
-	data, err := enc(hi)
-	if err != nil || len(data) <= maxBytes {
-		return hi, data, n, err
+	bestQ, bestData := lo, []byte(nil)
+	if !loFits {
+		// The top first: the plain preview often fits a generous budget.
+		data, err := enc(hi)
+		if err != nil || len(data) <= maxBytes {
+			return hi, data, n, err
+		}
+		if data, err = enc(lo); err != nil || len(data) > maxBytes {
+			return 0, nil, n, err
+		}
+		bestData, hi = data, hi-1
 	}
-	if data, err = enc(lo); err != nil || len(data) > maxBytes {
-		return 0, nil, n, err
-	}
-	bestQ, bestData := lo, data
-	for lo, hi = lo+1, hi-1; lo <= hi; {
+	for lo := lo + 1; lo <= hi; {
 		mid := (lo + hi) / 2
 		d, err := enc(mid)
 		if err != nil {
@@ -183,6 +188,13 @@ func highestQualityWithin(img *image.NRGBA, lo, hi, maxBytes int) (int, []byte, 
 		} else {
 			hi = mid - 1
 		}
+	}
+	if bestData == nil {
+		d, err := enc(bestQ)
+		if err != nil || len(d) > maxBytes {
+			return 0, nil, n, err
+		}
+		bestData = d
 	}
 	return bestQ, bestData, n, nil
 }

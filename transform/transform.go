@@ -18,6 +18,7 @@
 //	crop.go       crop without copying, for avatars
 //	encode.go     baseline JPEG, or PNG when the result has transparency
 //	placeholder.go a ThumbHash of the decoded picture, for pages to show first
+//	budget.go     the best JPEG within a byte budget: joint search over quality and size
 //	derive.go     a preview for any box from a stored preview
 package transform
 
