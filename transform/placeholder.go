@@ -2,7 +2,6 @@ package transform
 
 import (
 	"image"
-	"image/color"
 	"math"
 )
 
@@ -18,7 +17,7 @@ const placeholderSide = 100
 // The format is Evan Wallace's (https://evanw.github.io/thumbhash/), so
 // any ThumbHash decoder draws it; this encoder follows its published
 // description, and the test checks it against the reference package.
-func thumbHash(img image.Image) []byte {
+func thumbHash(img *image.NRGBA) []byte {
 	b := img.Bounds()
 	w, h := b.Dx(), b.Dy()
 	n := w * h
@@ -32,9 +31,10 @@ func thumbHash(img image.Image) []byte {
 	var avgR, avgG, avgB, sumA float64
 	for y := 0; y < h; y++ {
 		for x := 0; x < w; x++ {
-			c := color.NRGBAModel.Convert(img.At(b.Min.X+x, b.Min.Y+y)).(color.NRGBA)
-			a := float64(c.A) / 255
-			p := [4]float64{float64(c.R) / 255, float64(c.G) / 255, float64(c.B) / 255, a}
+			i := img.PixOffset(b.Min.X+x, b.Min.Y+y)
+			c := img.Pix[i : i+4 : i+4]
+			a := float64(c[3]) / 255
+			p := [4]float64{float64(c[0]) / 255, float64(c[1]) / 255, float64(c[2]) / 255, a}
 			px[x+y*w] = p
 			avgR += a * p[0]
 			avgG += a * p[1]
