@@ -13,7 +13,9 @@
 //   UPLOAD_FILE    an image file to upload through the form
 //   UPLOAD_TITLE   the title to give it
 //   SCREENSHOT     where to save a PNG screenshot after the upload; one
-//                  of each phone screen goes beside it (demo-WxH.png)
+//                  of each phone screen goes beside it (demo-WxH.png), and
+//                  one with the previews held back, the placeholders shown
+//                  (demo-WxH-placeholders.png)
 //   CHROMIUM       the browser (default /usr/bin/chromium)
 //   SAME_ORIGIN_PAGE_URL  optional: the page as the API server serves it
 //                  (/demo/), opened without an api parameter
@@ -175,6 +177,7 @@ try {
     await page.waitForFunction(() => ['ready', 'error'].includes(document.getElementById('status').getAttribute('data-state')), null, { timeout });
     const status = await statusOf(page);
     const placeholders = (await page.evaluate(readPlaceholders)).map(comparePlaceholder);
+    await page.screenshot({ path: join(dirname(screenshot), `demo-${vp.width}x${vp.height}-placeholders.png`), fullPage: true });
     release();
     if (status.state === 'ready') {
       await allLoaded(page, 1);
