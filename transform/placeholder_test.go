@@ -372,3 +372,24 @@ func BenchmarkPreviewsAndPlaceholder12MP(b *testing.B) {
 		}
 	}
 }
+
+// TestThumbHashEdgeSizes: a single pixel and extreme strips still give a
+// hash that decodes, oriented like the picture (the format's aspect ratio
+// stops at 7:1).
+func TestThumbHashEdgeSizes(t *testing.T) {
+	for _, sz := range [][2]int{{1, 1}, {2, 3}, {100, 1}, {1, 100}, {100, 100}} {
+		img := image.NewNRGBA(image.Rect(0, 0, sz[0], sz[1]))
+		for i := range img.Pix {
+			img.Pix[i] = uint8(i * 7)
+		}
+		for i := 3; i < len(img.Pix); i += 4 {
+			img.Pix[i] = 255
+		}
+		hash := thumbHash(img)
+		dec := decodeThumbHash(t, hash)
+		b := dec.Bounds()
+		if (sz[0] > sz[1]) != (b.Dx() > b.Dy()) || (sz[0] < sz[1]) != (b.Dx() < b.Dy()) {
+			t.Errorf("%dx%d: decoded %dx%d", sz[0], sz[1], b.Dx(), b.Dy())
+		}
+	}
+}
