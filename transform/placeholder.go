@@ -161,12 +161,13 @@ func cosineTerms(channel []float64, w, h, nx, ny int) channelTerms {
 // does; math.Round would round -0.5 away from zero.
 func jsRound(v float64) float64 { return math.Floor(v + 0.5) }
 
-// placeholderOf computes the placeholder of a preview source: base is the
-// decoded (possibly pre-shrunk, colour-managed) picture, win its window,
-// o the EXIF orientation. It reuses the decode every preview is made from,
-// box-shrunk first to about twice the placeholder as the previews are: a
-// Lanczos resample straight from a 1000-pixel source costs 10 ms, more
-// than a blur of a few cosine terms is worth.
+// placeholderOf computes the placeholder of pixels already decoded for the
+// previews: base is the smallest preview (upright, o = 1) or, when no box
+// was asked for, the decode itself (o its EXIF orientation), win the
+// picture's window in it. A large base is box-shrunk first to about twice
+// the placeholder, as for the previews: a Lanczos resample straight from a
+// 1000-pixel source costs 10 ms, more than a blur of a few cosine terms
+// is worth.
 func placeholderOf(base image.Image, win window, o int) []byte {
 	ww, wh := max(1, int(math.Round(win.dx()))), max(1, int(math.Round(win.dy())))
 	pw, ph := fitSize(ww, wh, placeholderSide, placeholderSide)
