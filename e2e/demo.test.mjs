@@ -13,11 +13,14 @@
 //   UPLOAD_FILE    an image file to upload through the form
 //   UPLOAD_TITLE   the title to give it
 //   SCREENSHOT     where to save a PNG screenshot after the upload; one
-//                  of each phone screen goes beside it (demo-WxH.png)
+//                  of each phone screen goes beside it (demo-WxH.png), and
+//                  one with the previews held back, the placeholders shown
+//                  (demo-WxH-placeholders.png)
 //   CHROMIUM       the browser (default /usr/bin/chromium)
 //   SAME_ORIGIN_PAGE_URL  optional: the page as the API server serves it
 //                  (/demo/), opened without an api parameter
 import { chromium } from 'playwright-core';
+import { thumbHashToRGBA } from 'thumbhash';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -67,7 +70,60 @@ function readImages() {
     loading: img.getAttribute('loading'),
     widthAttr: img.getAttribute('width'),
     heightAttr: img.getAttribute('height'),
+    bytes: img.getAttribute('data-bytes'),
+    cost: (img.closest('figure').querySelector('.cost') || {}).textContent || '',
   }));
+}
+
+// What the page shows of each placeholder, read in the page: whether it
+// is drawn under the image, whether the preview had arrived by then, and
+// the placeholder's pixels as the page drew them.
+function readPlaceholders() {
+  return Promise.all(Array.prototype.map.call(document.querySelectorAll('#media img'), (img) => new Promise((resolve) => {
+    const out = {
+      id: img.getAttribute('data-media-id'),
+      hash: img.getAttribute('data-thumbhash'),
+      shown: img.className === 'placeholder' && getComputedStyle(img).backgroundImage.indexOf('url("data:image/png') === 0,
+      previewLoaded: img.complete && img.naturalWidth > 0,
+    };
+    const src = img.getAttribute('data-placeholder');
+    if (!src) { resolve(out); return; }
+    const drawn = new Image();
+    drawn.onload = () => {
+      const c = document.createElement('canvas');
+      c.width = drawn.naturalWidth;
+      c.height = drawn.naturalHeight;
+      const ctx = c.getContext('2d');
+      ctx.drawImage(drawn, 0, 0);
+      out.w = c.width;
+      out.h = c.height;
+      out.rgba = Array.from(ctx.getImageData(0, 0, c.width, c.height).data);
+      resolve(out);
+    };
+    drawn.onerror = () => resolve(out);
+    drawn.src = src;
+  })));
+}
+
+// comparePlaceholder checks the page's drawing of a placeholder against
+// the reference decoder (npm thumbhash) and summarises it for the Go test.
+function comparePlaceholder(p) {
+  const out = { id: p.id, shown: p.shown, previewLoaded: p.previewLoaded, w: p.w || 0, h: p.h || 0 };
+  if (!p.hash || !p.rgba) return out;
+  const ref = thumbHashToRGBA(Buffer.from(p.hash, 'base64'));
+  out.refW = ref.w;
+  out.refH = ref.h;
+  let maxDiff = 0;
+  if (ref.w === p.w && ref.h === p.h) {
+    for (let i = 0; i < p.rgba.length; i++) {
+      maxDiff = Math.max(maxDiff, Math.abs(p.rgba[i] - ref.rgba[i]));
+    }
+  } else {
+    maxDiff = 255;
+  }
+  out.maxDiff = maxDiff;
+  out.rgba = p.rgba;
+  return out;
 }
 
 function statusOf(page) {
@@ -82,7 +138,8 @@ async function allLoaded(page, n) {
     await img.scrollIntoViewIfNeeded({ timeout });
   }
   await page.waitForFunction(
-    () => Array.prototype.every.call(document.querySelectorAll('#media img'), (i) => i.complete && i.naturalWidth > 0),
+    () => Array.prototype.every.call(document.querySelectorAll('#media img'), (i) => i.complete && i.naturalWidth > 0) &&
+      Array.prototype.every.call(document.querySelectorAll('#media .cost'), (c) => c.textContent !== 'loading...'),
     null, { timeout });
 }
 
@@ -110,10 +167,18 @@ try {
   for (const vp of viewports) {
     const page = await context.newPage();
     watch(page);
+    // The previews are held back until the placeholders have been read:
+    // the page must show them while the previews are on their way.
+    let release;
+    const released = new Promise((r) => { release = r; });
+    await page.route((u) => u.searchParams.has('maxwidth'), async (route) => { await released; await route.continue(); });
     await page.setViewportSize({ width: vp.width, height: vp.height });
     await page.goto(target, { timeout });
     await page.waitForFunction(() => ['ready', 'error'].includes(document.getElementById('status').getAttribute('data-state')), null, { timeout });
     const status = await statusOf(page);
+    const placeholders = (await page.evaluate(readPlaceholders)).map(comparePlaceholder);
+    await page.screenshot({ path: join(dirname(screenshot), `demo-${vp.width}x${vp.height}-placeholders.png`), fullPage: true });
+    release();
     if (status.state === 'ready') {
       await allLoaded(page, 1);
     }
@@ -121,7 +186,7 @@ try {
     await page.screenshot({ path: shot, fullPage: true });
     // A page wider than the screen scrolls sideways: a person notices.
     const pageWidth = await page.evaluate(() => document.documentElement.scrollWidth);
-    result.viewports.push({ ...vp, status, pageWidth, screenshot: shot, images: await page.evaluate(readImages) });
+    result.viewports.push({ ...vp, status, pageWidth, screenshot: shot, placeholders, images: await page.evaluate(readImages) });
     await page.close();
   }
 

@@ -23,6 +23,10 @@ type mediaJSON struct {
 	Height          int    `json:"height,omitempty"`
 	Width           int    `json:"width,omitempty"`
 	EntityID        string `json:"entityId"`
+	// Placeholder is a ThumbHash (base64) of the picture, for a page to
+	// draw while the previews load (docs/previews.md); an extra key, which
+	// API.md allows.
+	Placeholder string `json:"placeholder,omitempty"`
 }
 
 // dateFormat is RFC 3339 in UTC with milliseconds.
@@ -53,5 +57,6 @@ func toJSON(m storage.Media) mediaJSON {
 		Height:          m.Height,
 		Width:           m.Width,
 		EntityID:        m.Entity,
+		Placeholder:     m.Placeholder,
 	}
 }

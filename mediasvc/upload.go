@@ -3,6 +3,7 @@ package mediasvc
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -282,11 +283,9 @@ func (u *upload) inspect(ctx context.Context) error {
 }
 
 // makePreviews renders the device sizes now, so the first phone that asks
-// gets a stored file.
+// gets a stored file, and the placeholder pages draw while they load
+// (from the same decode).
 func (u *upload) makePreviews(ctx context.Context) error {
-	if len(u.s.upload) == 0 {
-		return nil
-	}
 	// From the bytes at hand, never the blob store: the file's own
 	// (spool or local blob), or the crop or poster frame just made.
 	var rc io.ReadCloser
@@ -303,12 +302,13 @@ func (u *upload) makePreviews(ctx context.Context) error {
 		}
 	}
 	start := time.Now()
-	imgs, err := u.s.images.PreviewsContext(ctx, rc, srcSize, u.s.upload)
+	imgs, placeholder, err := u.s.images.PreviewsAndPlaceholder(ctx, rc, srcSize, u.s.upload)
 	u.s.metrics.ObservePreview("upload", time.Since(start), err)
 	rc.Close()
 	if err != nil {
 		return fmt.Errorf("previews of %s: %w", u.id, err)
 	}
+	u.m.Placeholder = base64.StdEncoding.EncodeToString(placeholder)
 	for i, img := range imgs {
 		p, err := u.s.storePreview(ctx, u.m, u.s.upload[i], img)
 		if err != nil {

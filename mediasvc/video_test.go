@@ -2,6 +2,7 @@ package mediasvc
 
 import (
 	"context"
+	"encoding/base64"
 	"net/http"
 	"os"
 	"os/exec"
@@ -29,6 +30,10 @@ func TestVideoUploadGetsDimensionsDurationAndPreviews(t *testing.T) {
 	m := e.mustUpload(privateChan, alice, testVideo(t), "video/mp4")
 	if m.Width != 640 || m.Height != 360 || m.Length < 2900 || m.Length > 3200 {
 		t.Fatalf("video JSON: %dx%d, length %d ms; want 640x360, about 3000 ms", m.Width, m.Height, m.Length)
+	}
+	// The poster frame's placeholder, landscape like the video.
+	if ph, err := base64.StdEncoding.DecodeString(m.Placeholder); err != nil || len(ph) < 5 || ph[4]&0x80 == 0 {
+		t.Errorf("video placeholder %q (%v), want a landscape ThumbHash", m.Placeholder, err)
 	}
 	for _, tc := range []struct {
 		query string

@@ -25,6 +25,10 @@ type Media struct {
 	Updated     time.Time
 	Avatar      bool   // uploaded as the channel's avatar (not listed)
 	BlobKey     string // where the original lives in the blob store
+	// Placeholder is what a page draws while the previews load: the
+	// base64 of a ThumbHash of the picture (transform.PreviewsAndPlaceholder),
+	// "" when there is none (not an image, or stored before placeholders).
+	Placeholder string
 }
 
 // Preview is a stored rendition of a media item that fits inside Width x

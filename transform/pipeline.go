@@ -9,10 +9,17 @@ import (
 
 // previews is Previews without the worker slot.
 func (t *Transformer) previews(r io.Reader, origSize int64, boxes []Box) ([]Image, error) {
+	out, _, err := t.render(r, origSize, boxes, false)
+	return out, err
+}
+
+// render makes the previews of boxes and, with withPlaceholder, the
+// placeholder, all from one decode.
+func (t *Transformer) render(r io.Reader, origSize int64, boxes []Box, withPlaceholder bool) ([]Image, []byte, error) {
 	rr := newReplayReader(r)
 	h, err := readHeader(rr, t.cfg.MaxPixels, true)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// Work in stored coordinates: a box for the upright image is the
 	// transposed box for a stored image that orientation turns by 90 degrees.
@@ -30,9 +37,13 @@ func (t *Transformer) previews(r io.Reader, origSize int64, boxes []Box) ([]Imag
 		targets[i] = target{tw, th}
 		need = image.Pt(max(need.X, tw), max(need.Y, th))
 	}
+	if withPlaceholder {
+		pw, ph := fitSize(h.width, h.height, placeholderSide, placeholderSide)
+		need = image.Pt(max(need.X, pw), max(need.Y, ph))
+	}
 	src, win, err := t.decode(rr, &h, t.decodeNeed(need, h))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	sb := src.Bounds()
 	if h.format != formatJPEG {
@@ -48,6 +59,10 @@ func (t *Transformer) previews(r io.Reader, origSize int64, boxes []Box) ([]Imag
 			targets[i] = target{tw, th}
 			need = image.Pt(max(need.X, tw), max(need.Y, th))
 		}
+		if withPlaceholder {
+			pw, ph := fitSize(sb.Dx(), sb.Dy(), placeholderSide, placeholderSide)
+			need = image.Pt(max(need.X, pw), max(need.Y, ph))
+		}
 	}
 	// The largest target decides how far all may be pre-shrunk.
 	k := shrinkFactor(int(win.dx()), int(win.dy()), need.X, need.Y)
@@ -61,6 +76,10 @@ func (t *Transformer) previews(r io.Reader, origSize int64, boxes []Box) ([]Imag
 		h.icc.apply(n)
 		base = n
 	}
+	// The placeholder is drawn from the smallest preview's pixels: upright
+	// already, and a resample from there costs a fraction of one from the
+	// decode (docs/previews.md).
+	var smallest *image.NRGBA
 
 	out := make([]Image, len(boxes))
 	ow, oh := orientedSize(h.width, h.height, h.orientation)
@@ -76,16 +95,27 @@ func (t *Transformer) previews(r io.Reader, origSize int64, boxes []Box) ([]Imag
 			q = t.quality(h)
 		}
 		res := orient(resample(base, win, tg.w, tg.h), h.orientation)
+		if smallest == nil || res.Rect.Dx()*res.Rect.Dy() < smallest.Rect.Dx()*smallest.Rect.Dy() {
+			smallest = res
+		}
 		img, err := encode(res, q)
 		if err != nil {
-			return nil, fmt.Errorf("box %v: %w", boxes[i], err)
+			return nil, nil, fmt.Errorf("box %v: %w", boxes[i], err)
 		}
 		if fits && origSize > 0 && int64(len(img.Data)) >= origSize && originalServable(h) {
 			img = Image{MimeType: mimeOf(h.format), Width: ow, Height: oh, UseOriginal: true}
 		}
 		out[i] = img
 	}
-	return out, nil
+	var placeholder []byte
+	switch {
+	case !withPlaceholder:
+	case smallest != nil:
+		placeholder = placeholderOf(smallest, window{0, 0, float64(smallest.Rect.Dx()), float64(smallest.Rect.Dy())}, 1)
+	default:
+		placeholder = placeholderOf(base, win, h.orientation)
+	}
+	return out, placeholder, nil
 }
 
 // quality is the JPEG quality for a preview of h: Config.JPEGQuality, or

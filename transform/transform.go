@@ -17,6 +17,8 @@
 //	resample.go   Lanczos over the picture's true window
 //	crop.go       crop without copying, for avatars
 //	encode.go     baseline JPEG, or PNG when the result has transparency
+//	placeholder.go a ThumbHash of the decoded picture, for pages to show first
+//	budget.go     the best JPEG within a byte budget: joint search over quality and size
 //	derive.go     a preview for any box from a stored preview
 package transform
 
@@ -214,6 +216,28 @@ func (t *Transformer) PreviewsContext(ctx context.Context, r io.Reader, origSize
 		return nil, fmt.Errorf("previews: %w", err)
 	}
 	return out, nil
+}
+
+// PreviewsAndPlaceholder is PreviewsContext that also returns the image's
+// placeholder, from the same decode: a ThumbHash (placeholder.go) of the
+// upright picture, a few dozen bytes a page draws as a blur while the
+// previews load. With no boxes it still decodes, for the placeholder.
+func (t *Transformer) PreviewsAndPlaceholder(ctx context.Context, r io.Reader, origSize int64, boxes []Box) ([]Image, []byte, error) {
+	for _, b := range boxes {
+		if err := b.Validate(); err != nil {
+			return nil, nil, fmt.Errorf("previews: %w", err)
+		}
+	}
+	release, err := t.acquire(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("previews: %w", err)
+	}
+	defer release()
+	out, placeholder, err := t.render(r, origSize, boxes, true)
+	if err != nil {
+		return nil, nil, fmt.Errorf("previews: %w", err)
+	}
+	return out, placeholder, nil
 }
 
 // Avatar decodes r, orients it, centre-crops it to a square, scales it down

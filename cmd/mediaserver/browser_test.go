@@ -9,6 +9,7 @@ import (
 	"image"
 	_ "image/jpeg"
 	_ "image/png"
+	"math"
 	"mime/multipart"
 	"net"
 	"net/http"
@@ -147,6 +148,22 @@ type browserView struct {
 		Text  string `json:"text"`
 	} `json:"status"`
 	Images []browserImage `json:"images"`
+	// Placeholders are read while the previews are held back.
+	Placeholders []browserPlaceholder `json:"placeholders"`
+}
+
+// browserPlaceholder is an image's placeholder as the page drew it,
+// compared with the reference ThumbHash decoder (npm thumbhash) in node.
+type browserPlaceholder struct {
+	ID            string `json:"id"`
+	Shown         bool   `json:"shown"`
+	PreviewLoaded bool   `json:"previewLoaded"`
+	W             int    `json:"w"`
+	H             int    `json:"h"`
+	RefW          int    `json:"refW"`
+	RefH          int    `json:"refH"`
+	MaxDiff       int    `json:"maxDiff"`
+	RGBA          []int  `json:"rgba"` // as the page drew it
 }
 
 type browserImage struct {
@@ -161,6 +178,10 @@ type browserImage struct {
 	Loading       string `json:"loading"`
 	WidthAttr     string `json:"widthAttr"`
 	HeightAttr    string `json:"heightAttr"`
+	// Bytes is what the page shows the preview cost (empty where the
+	// browser hides sizes: across origins); Cost the caption's text.
+	Bytes string `json:"bytes"`
+	Cost  string `json:"cost"`
 }
 
 func (v browserView) image(alt string) (browserImage, bool) {
@@ -291,6 +312,10 @@ func TestDemoPageInBrowser(t *testing.T) {
 			if img.Loading != "lazy" || strings.Count(img.Srcset, "w,")+1 != 2 || img.Sizes == "" {
 				t.Errorf("loading %q, srcset %q, sizes %q: want lazy, two candidates and sizes", img.Loading, img.Srcset, img.Sizes)
 			}
+			checkPlaceholders(t, v, img, seededW, seededH)
+			if !strings.Contains(img.Cost, "hides its size") {
+				t.Errorf("across origins the page shows the cost %q, want that the browser hides it", img.Cost)
+			}
 		})
 	}
 
@@ -304,6 +329,12 @@ func TestDemoPageInBrowser(t *testing.T) {
 		}
 		pw, ph := fitInside(seededW, seededH, 320, 480)
 		checkPreview(t, v.Images[0], s.base, credential, [2]int{320, 480}, pw, ph)
+		// Same origin, the browser tells the page the bytes: those the
+		// server sends for the preview.
+		_, _, body := fetch(t, v.Images[0].CurrentSrc)
+		if v.Images[0].Bytes != fmt.Sprint(len(body)) || !strings.Contains(v.Images[0].Cost, fmt.Sprintf("%d bytes", len(body))) {
+			t.Errorf("the page shows the preview cost %q (%q), want %d bytes", v.Images[0].Bytes, v.Images[0].Cost, len(body))
+		}
 	})
 
 	t.Run("no credential", func(t *testing.T) {
@@ -366,6 +397,90 @@ func TestDemoPageInBrowser(t *testing.T) {
 	if len(report.FailedRequests) > 0 || len(report.ConsoleErrors) > 0 {
 		t.Errorf("the browser saw failed requests %q and console errors %q", report.FailedRequests, report.ConsoleErrors)
 	}
+}
+
+// checkPlaceholders asserts that the page drew img's placeholder under it
+// before its preview arrived, as the reference ThumbHash decoder draws it,
+// with the picture's aspect ratio and about its colour.
+func checkPlaceholders(t *testing.T, v browserView, img browserImage, w, h int) {
+	t.Helper()
+	if len(v.Placeholders) != 1 || v.Placeholders[0].ID != img.ID {
+		t.Fatalf("placeholders %+v, want the one of %s", v.Placeholders, img.ID)
+	}
+	p := v.Placeholders[0]
+	if !p.Shown || p.PreviewLoaded {
+		t.Errorf("placeholder shown %v with the preview loaded %v: want shown while the preview is on its way", p.Shown, p.PreviewLoaded)
+	}
+	if p.W != p.RefW || p.H != p.RefH || p.MaxDiff > 2 {
+		t.Errorf("the page drew the placeholder %dx%d, the reference decoder %dx%d, pixels up to %d apart", p.W, p.H, p.RefW, p.RefH, p.MaxDiff)
+	}
+	if p.H == 0 || math.Abs(float64(p.W)/float64(p.H)-float64(w)/float64(h)) > 0.1*float64(w)/float64(h) {
+		t.Errorf("placeholder %dx%d, picture %dx%d: aspect ratios differ", p.W, p.H, w, h)
+	}
+	status, _, body := fetch(t, img.CurrentSrc)
+	preview, _, err := image.Decode(bytes.NewReader(body))
+	if status != http.StatusOK || err != nil {
+		t.Fatalf("preview %s: %d %v", img.CurrentSrc, status, err)
+	}
+	// Against the preview, the placeholder must do clearly better than a
+	// flat box of the preview's mean colour: it shows the picture's
+	// shapes, not only its colour.
+	diff := meanAbsDiff(p, preview)
+	mean := meanRGB(preview)
+	flat := browserPlaceholder{W: p.W, H: p.H, RGBA: make([]int, len(p.RGBA))}
+	for i := range flat.RGBA {
+		if i%4 < 3 {
+			flat.RGBA[i] = int(mean[i%4] + 0.5)
+		}
+	}
+	flatDiff := meanAbsDiff(flat, preview)
+	t.Logf("placeholder %dx%d drawn before the preview, %d from the reference decoder; %.1f from the preview (mean absolute difference, 0..255), a flat box of its mean colour %.1f",
+		p.W, p.H, p.MaxDiff, diff, flatDiff)
+	if diff > 0.7*flatDiff {
+		t.Errorf("placeholder differs from the preview by %.1f on average, a flat box of its mean colour by %.1f: want clearly less", diff, flatDiff)
+	}
+}
+
+// meanRGB is an image's mean colour, 0..255 per channel.
+func meanRGB(img image.Image) [3]float64 {
+	var sum [3]float64
+	b := img.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			r, g, bl, _ := img.At(x, y).RGBA()
+			sum[0], sum[1], sum[2] = sum[0]+float64(r>>8), sum[1]+float64(g>>8), sum[2]+float64(bl>>8)
+		}
+	}
+	n := float64(b.Dx() * b.Dy())
+	return [3]float64{sum[0] / n, sum[1] / n, sum[2] / n}
+}
+
+// meanAbsDiff compares the placeholder's pixels with the preview averaged
+// over the area each of them covers, over R, G and B.
+func meanAbsDiff(p browserPlaceholder, preview image.Image) float64 {
+	if p.W == 0 || p.H == 0 || len(p.RGBA) != 4*p.W*p.H {
+		return 255
+	}
+	b := preview.Bounds()
+	var total float64
+	for py := 0; py < p.H; py++ {
+		for px := 0; px < p.W; px++ {
+			x0, x1 := b.Min.X+px*b.Dx()/p.W, b.Min.X+(px+1)*b.Dx()/p.W
+			y0, y1 := b.Min.Y+py*b.Dy()/p.H, b.Min.Y+(py+1)*b.Dy()/p.H
+			var sum [3]float64
+			for y := y0; y < y1; y++ {
+				for x := x0; x < x1; x++ {
+					r, g, bl, _ := preview.At(x, y).RGBA()
+					sum[0], sum[1], sum[2] = sum[0]+float64(r>>8), sum[1]+float64(g>>8), sum[2]+float64(bl>>8)
+				}
+			}
+			n := float64((x1 - x0) * (y1 - y0))
+			for c := range 3 {
+				total += math.Abs(sum[c]/n - float64(p.RGBA[4*(py*p.W+px)+c]))
+			}
+		}
+	}
+	return total / float64(3*p.W*p.H)
 }
 
 // checkPreview asserts that the browser loaded img from the API with the

@@ -14,6 +14,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -62,6 +63,8 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	say("user %s registered, with a private (whitelist) channel", user)
 
 	cfg := configs.Default()
+	// The demo's point is to be seen: its web page is served at /demo/.
+	cfg.Demo.Enabled = true
 	cfg.XMPP.ComponentJID = px.ComponentJID().String()
 	cfg.XMPP.Secret = px.ComponentSecret()
 	cfg.XMPP.ServerAddr = px.ComponentAddr()
@@ -152,6 +155,18 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	}
 	say("try it:\n  curl -s '%s?%s' | head -c 300; echo\n  curl -so preview.jpg '%s?maxwidth=240&maxheight=320&%s'",
 		client.ChannelURL(channel), client.AuthQuery(), itemURL, client.AuthQuery())
+	// The page, opened on the channel with the user's credential (which
+	// the logged-in client confirms): placeholders, then the previews.
+	page := base + "/demo/?channel=" + url.QueryEscape(channel) + "&" + client.AuthQuery()
+	resp, err = http.Get(page)
+	if err != nil {
+		return fmt.Errorf("demo page: %w", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("demo page: %s", resp.Status)
+	}
+	say("web page (the channel's placeholders, previews and their bytes): %d %s\n  %s", resp.StatusCode, resp.Header.Get("Content-Type"), page)
 	if *once {
 		return nil
 	}

@@ -24,6 +24,7 @@ func TestDemo(t *testing.T) {
 		`without credentials: 401`,
 		`XEP-0363: demo@localhost found media\.localhost as its domain's upload service`,
 		`XEP-0363: its 240x320 preview without credentials: 240x180 image/jpeg`,
+		`web page \(the channel's placeholders, previews and their bytes\): 200 text/html.*\n  http://127\.0\.0\.1:\d+/demo/\?channel=demo%40localhost&auth=[A-Za-z0-9_-]+\n`,
 	} {
 		if !regexp.MustCompile(want).Match(out.Bytes()) {
 			t.Errorf("demo output lacks %q:\n%s", want, out.String())

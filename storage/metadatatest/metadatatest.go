@@ -88,6 +88,7 @@ func item(entity, id string, updated time.Time) storage.Media {
 		Uploaded:    updated,
 		Updated:     updated,
 		BlobKey:     "media/" + id,
+		Placeholder: "1QcSHQRnh493V4dIh4eXh1h4kJUI",
 	}
 }
 
@@ -200,6 +201,8 @@ func testCommitRoundTrip(t *testing.T, s storage.Metadata) {
 	final := m
 	final.Size, final.SHA1, final.Width, final.Height, final.LengthMS = 999, "0123456789abcdef0123456789abcdef01234567", 1024, 768, 0
 	final.BlobKey = "media/final"
+	// The placeholder too: it is computed with the previews.
+	final.Placeholder = "YQgGFYJvl2dpVZeFlyZ3dRh3QGP4"
 	prev, previews, err := s.Commit(ctx, final, false)
 	if err != nil {
 		t.Fatal(err)
@@ -231,6 +234,14 @@ func testCommitRoundTrip(t *testing.T, s storage.Metadata) {
 		t.Fatal(err)
 	}
 	checkTime(t, "Updated of an item committed without one", got.Updated, z.Uploaded)
+
+	// An item without a placeholder (not an image) has none, not another's.
+	np := item(m.Entity, "noplaceholder", at(7))
+	np.Placeholder = ""
+	commit(t, s, np, false)
+	if got, err := s.Get(ctx, np.Entity, np.ID); err != nil || got.Placeholder != "" {
+		t.Errorf("Get of an item committed without a placeholder: %q, %v", got.Placeholder, err)
+	}
 
 	// An item begun as an avatar but committed as an ordinary item is an
 	// ordinary item: asAvatar decides.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -185,4 +186,41 @@ func BenchmarkMetadata(b *testing.B) {
 		b.Cleanup(func() { s.Close() })
 		return s
 	})
+}
+
+// TestUpgradeKeepsItemsWithoutPlaceholder opens a file written before
+// placeholders (schema version 2): the migration adds the column, and the
+// items already stored read back intact, with no placeholder.
+func TestUpgradeKeepsItemsWithoutPlaceholder(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "media.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stmts := []string{`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL) STRICT`}
+	for v, name := range []string{"0001_media.sql", "0002_uploads.sql"} {
+		body, err := os.ReadFile(filepath.Join("migrations", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		stmts = append(stmts, string(body), fmt.Sprintf(`INSERT INTO schema_migrations VALUES (%d, '%s', 0)`, v+1, name))
+	}
+	stmts = append(stmts, `INSERT INTO media VALUES ('chan@example.org', 'old', 'a@example.org', 'old.jpg', 'from before', '',
+		'image/jpeg', 'jpg', 'da39a3ee5e6b4b0d3255bfef95601890afd80709', 10, 640, 480, 0, 1000000, 1000000, 0, 'media/old', 0, 1000000)`)
+	for _, s := range stmts {
+		if _, err := db.Exec(s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+	db.Close()
+
+	s := open(t, path)
+	if n := s.MigrationsApplied(); n != 1 {
+		t.Errorf("upgrading from version 2 applied %d migrations, want 1", n)
+	}
+	got, err := s.Get(ctx, "chan@example.org", "old")
+	if err != nil || got.Title != "from before" || got.Width != 640 || got.Placeholder != "" {
+		t.Errorf("Get of an item stored before placeholders = %+v, %v", got, err)
+	}
 }

@@ -147,7 +147,7 @@ var _ storage.Metadata = (*Store)(nil)
 func New(b Backend, d Dialect) *Store { return &Store{b: b, d: d} }
 
 const mediaColumns = `entity, id, author, file_name, title, description, mime_type, extension,
-	sha1, size, width, height, length_ms, uploaded, updated, avatar, blob_key`
+	sha1, size, width, height, length_ms, uploaded, updated, avatar, blob_key, placeholder`
 
 const previewColumns = `entity, media_id, width, height, mime_type, size, blob_key, created`
 
@@ -160,7 +160,7 @@ func scanMedia(r Rows) (storage.Media, error) {
 	var up, upd TimeColumn
 	err := r.Scan(&m.Entity, &m.ID, &m.Author, &m.FileName, &m.Title, &m.Description,
 		&m.MimeType, &m.Extension, &m.SHA1, &m.Size, &m.Width, &m.Height, &m.LengthMS,
-		&up, &upd, &m.Avatar, &m.BlobKey)
+		&up, &upd, &m.Avatar, &m.BlobKey, &m.Placeholder)
 	m.Uploaded, m.Updated = up.T, upd.T
 	return m, err
 }
@@ -240,11 +240,11 @@ func (s *Store) Begin(ctx context.Context, m storage.Media) error {
 	}
 	err := s.b.Write(ctx, func(tx Tx) error {
 		n, err := tx.Exec(ctx, `INSERT INTO media (`+mediaColumns+`, pending, begun)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, TRUE, $18)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, TRUE, $19)
 			ON CONFLICT (entity, id) DO NOTHING`,
 			m.Entity, m.ID, m.Author, m.FileName, m.Title, m.Description, m.MimeType, m.Extension,
 			m.SHA1, m.Size, m.Width, m.Height, m.LengthMS, s.t(m.Uploaded), s.t(m.Updated), m.Avatar,
-			m.BlobKey, s.t(begun))
+			m.BlobKey, m.Placeholder, s.t(begun))
 		if err != nil {
 			return err
 		}
@@ -299,11 +299,11 @@ func (s *Store) Commit(ctx context.Context, m storage.Media, asAvatar bool) (*st
 		n, err := tx.Exec(ctx, `UPDATE media SET author = $3, file_name = $4, title = $5,
 			description = $6, mime_type = $7, extension = $8, sha1 = $9, size = $10, width = $11,
 			height = $12, length_ms = $13, uploaded = $14, updated = $15, avatar = $16,
-			blob_key = $17, pending = FALSE
+			blob_key = $17, placeholder = $18, pending = FALSE
 			WHERE entity = $1 AND id = $2 AND pending`,
 			m.Entity, m.ID, m.Author, m.FileName, m.Title, m.Description, m.MimeType, m.Extension,
 			m.SHA1, m.Size, m.Width, m.Height, m.LengthMS, s.t(m.Uploaded), s.t(m.Updated), asAvatar,
-			m.BlobKey)
+			m.BlobKey, m.Placeholder)
 		if err != nil {
 			return err
 		}

@@ -98,6 +98,131 @@
     return /^image\//.test(m.mimeType || '') && m.width > 0 && m.height > 0;
   }
 
+  // thumbHashPixels draws a ThumbHash (the item's placeholder, base64) as
+  // RGBA pixels at most 32 on the long side, following the format's
+  // published decoding steps (https://evanw.github.io/thumbhash/): the
+  // average colour plus a few cosine terms of luminance, two colour
+  // differences and alpha, each a 4-bit step. Returns null for a value
+  // that is not a ThumbHash.
+  function thumbHashPixels(b64) {
+    var bin;
+    try { bin = window.atob(b64); } catch (e) { return null; }
+    var hash = [];
+    for (var i = 0; i < bin.length; i++) { hash.push(bin.charCodeAt(i)); }
+    if (hash.length < 5) { return null; }
+    var h24 = hash[0] | (hash[1] << 8) | (hash[2] << 16);
+    var h16 = hash[3] | (hash[4] << 8);
+    var lDC = (h24 & 63) / 63;
+    var pDC = ((h24 >> 6) & 63) / 31.5 - 1;
+    var qDC = ((h24 >> 12) & 63) / 31.5 - 1;
+    var lScale = ((h24 >> 18) & 31) / 31;
+    var hasAlpha = (h24 >> 23) !== 0;
+    var pScale = ((h16 >> 3) & 63) / 63;
+    var qScale = ((h16 >> 9) & 63) / 63;
+    var landscape = (h16 >> 15) !== 0;
+    var limit = hasAlpha ? 5 : 7;
+    var lx = landscape ? limit : h16 & 7;
+    var ly = landscape ? h16 & 7 : limit;
+    if (lx === 0 || ly === 0) { return null; }
+    var ratio = lx / ly;
+    lx = Math.max(3, lx);
+    ly = Math.max(3, ly);
+    var start = hasAlpha ? 6 : 5;
+    if (hash.length < start) { return null; }
+    var aDC = hasAlpha ? (hash[5] & 15) / 15 : 1;
+    var aScale = hasAlpha ? (hash[5] >> 4) / 15 : 0;
+    var idx = 0;
+    var truncated = false;
+    // terms reads the next channel's cosine terms, in the format's
+    // order: row by row, the triangle cx*ny < nx*(ny-cy) without (0,0).
+    function terms(nx, ny, scale) {
+      var ac = [];
+      for (var cy = 0; cy < ny; cy++) {
+        for (var cx = cy ? 0 : 1; cx * ny < nx * (ny - cy); cx++) {
+          var k = start + (idx >> 1);
+          if (k >= hash.length) { truncated = true; return ac; }
+          ac.push((((hash[k] >> ((idx & 1) * 4)) & 15) / 7.5 - 1) * scale);
+          idx++;
+        }
+      }
+      return ac;
+    }
+    var lAC = terms(lx, ly, lScale);
+    var pAC = terms(3, 3, pScale * 1.25);
+    var qAC = terms(3, 3, qScale * 1.25);
+    var aAC = hasAlpha ? terms(5, 5, aScale) : [];
+    if (truncated) { return null; }
+    var w = Math.round(ratio > 1 ? 32 : 32 * ratio);
+    var h = Math.round(ratio > 1 ? 32 / ratio : 32);
+    var px = [];
+    // sum adds a channel's terms at one pixel; fx, fy are the cosines.
+    function sum(ac, nx, ny, fx, fy) {
+      var v = 0;
+      var j = 0;
+      for (var cy = 0; cy < ny; cy++) {
+        for (var cx = cy ? 0 : 1; cx * ny < nx * (ny - cy); cx++) {
+          v += ac[j++] * fx[cx] * fy[cy] * 2;
+        }
+      }
+      return v;
+    }
+    function cosines(n, size, at) {
+      var out = [];
+      for (var c = 0; c < n; c++) { out.push(Math.cos(Math.PI / size * c * (at + 0.5))); }
+      return out;
+    }
+    var nx = Math.max(lx, 5);
+    var ny = Math.max(ly, 5);
+    for (var y = 0; y < h; y++) {
+      var fy = cosines(ny, h, y);
+      for (var x = 0; x < w; x++) {
+        var fx = cosines(nx, w, x);
+        var l = lDC + sum(lAC, lx, ly, fx, fy);
+        var p = pDC + sum(pAC, 3, 3, fx, fy);
+        var q = qDC + sum(qAC, 3, 3, fx, fy);
+        var a = hasAlpha ? aDC + sum(aAC, 5, 5, fx, fy) : 1;
+        var bl = l - 2 / 3 * p;
+        var r = (3 * l - bl + q) / 2;
+        px.push(r, r - q, bl, a);
+      }
+    }
+    return { w: w, h: h, rgba: px };
+  }
+
+  // placeholderURL draws an item's placeholder as a PNG data URL, or ''
+  // when the item has none or the browser cannot draw it.
+  function placeholderURL(b64) {
+    if (!b64) { return ''; }
+    var t = thumbHashPixels(b64);
+    var canvas = document.createElement('canvas');
+    if (!t || !canvas.getContext) { return ''; }
+    canvas.width = t.w;
+    canvas.height = t.h;
+    var ctx = canvas.getContext('2d');
+    var data = ctx.createImageData(t.w, t.h);
+    for (var i = 0; i < t.rgba.length; i++) {
+      data.data[i] = Math.max(0, Math.min(255, Math.round(255 * t.rgba[i])));
+    }
+    ctx.putImageData(data, 0, 0);
+    try { return canvas.toDataURL('image/png'); } catch (e) { return ''; }
+  }
+
+  // showCost writes what the preview cost once it has loaded: its bytes,
+  // as the browser's resource timing saw them. Across origins the browser
+  // hides sizes (no Timing-Allow-Origin), and the page says so.
+  function showCost(img, cost) {
+    var entries = window.performance && performance.getEntriesByName ? performance.getEntriesByName(img.currentSrc || img.src) : [];
+    var e = entries.length ? entries[entries.length - 1] : null;
+    var bytes = e ? (e.encodedBodySize || e.transferSize || 0) : 0;
+    var shown = img.naturalWidth + 'x' + img.naturalHeight + ' preview';
+    if (bytes > 0) {
+      img.setAttribute('data-bytes', String(bytes));
+      cost.textContent = shown + ', ' + bytes + ' bytes';
+    } else {
+      cost.textContent = shown + ' (the browser hides its size across origins)';
+    }
+  }
+
   function previewImage(s, m) {
     var img = document.createElement('img');
     var srcset = [];
@@ -123,7 +248,28 @@
     img.height = large.h;
     img.alt = m.title || m.fileName || m.id;
     img.setAttribute('data-media-id', m.id);
+    // The placeholder fills the image's box until the preview arrives;
+    // the preview, once loaded, covers it and it is dropped.
+    var ph = placeholderURL(m.placeholder);
+    if (ph) {
+      img.style.backgroundImage = 'url("' + ph + '")';
+      img.setAttribute('data-placeholder', ph);
+      img.setAttribute('data-thumbhash', m.placeholder);
+      img.className = 'placeholder';
+    }
     return img;
+  }
+
+  // watchLoad drops the placeholder and shows the cost when the preview
+  // has loaded (the browser may pick another srcset candidate later, for
+  // a wider window: each load is shown).
+  function watchLoad(img, cost) {
+    img.addEventListener('load', function () {
+      img.style.backgroundImage = '';
+      img.className = '';
+      showCost(img, cost);
+    }, false);
+    img.addEventListener('error', function () { cost.textContent = 'preview failed to load'; }, false);
   }
 
   function render(s, items) {
@@ -135,14 +281,24 @@
       var fig = document.createElement('figure');
       var link = document.createElement('a');
       link.href = url(s, m.id);
+      var cost = null;
       if (isImage(m)) {
-        link.appendChild(previewImage(s, m));
+        var img = previewImage(s, m);
+        cost = document.createElement('span');
+        cost.className = 'cost';
+        cost.textContent = 'loading...';
+        watchLoad(img, cost);
+        link.appendChild(img);
       } else {
         link.textContent = m.fileName || m.id;
       }
       fig.appendChild(link);
       var cap = document.createElement('figcaption');
       cap.textContent = (m.title || m.fileName || m.id) + (isImage(m) ? ' (' + m.width + 'x' + m.height + ')' : '');
+      if (cost) {
+        cap.appendChild(document.createElement('br'));
+        cap.appendChild(cost);
+      }
       fig.appendChild(cap);
       li.appendChild(fig);
       list.appendChild(li);
