@@ -95,7 +95,7 @@ func newICCTransform(p []byte) (*iccTransform, error) {
 		}
 	}
 	for i := range x.enc {
-		x.enc[i] = clampRound(255 * srgbEncode(float64(i)/float64(len(x.enc)-1)))
+		x.enc[i] = unit8(255 * srgbEncode(float64(i)/float64(len(x.enc)-1)))
 	}
 	return &x, nil
 }

@@ -220,7 +220,7 @@ func verticalTaps(acc, mid []float32, ty taps, y, rowLo, rowLen int) {
 }
 
 // unit8 rounds and clamps to 0..255.
-func unit8(v float32) uint8 {
+func unit8[F float32 | float64](v F) uint8 {
 	switch {
 	case v <= 0:
 		return 0

@@ -24,20 +24,10 @@ type studioToFull struct{ luma, chroma [256]uint8 }
 func newStudioToFull() *studioToFull {
 	var t studioToFull
 	for i := range 256 {
-		t.luma[i] = clampRound(float64(i-16) * 255 / 219)
-		t.chroma[i] = clampRound(float64(i-128)*255/224 + 128)
+		t.luma[i] = unit8(float64(i-16) * 255 / 219)
+		t.chroma[i] = unit8(float64(i-128)*255/224 + 128)
 	}
 	return &t
-}
-
-func clampRound(v float64) uint8 {
-	switch {
-	case v <= 0:
-		return 0
-	case v >= 255:
-		return 255
-	}
-	return uint8(v + 0.5)
 }
 
 // expandStudioRange rewrites a lossy WebP's decoded planes to full range
