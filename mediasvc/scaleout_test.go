@@ -22,8 +22,9 @@ import (
 )
 
 // sharedServer is one media server on the shared S3 bucket and PostgreSQL
-// database, as a second machine behind a load balancer would run it.
-func sharedServer(t *testing.T, s3cfg s3store.Config, dsn string, cfg Config) (*Server, *env) {
+// database, as a second machine behind a load balancer would run it. Each
+// of more may add to its dependencies before it is made.
+func sharedServer(t *testing.T, s3cfg s3store.Config, dsn string, cfg Config, more ...func(*Deps)) (*Server, *env) {
 	t.Helper()
 	ctx := context.Background()
 	blobs, err := s3store.New(ctx, s3cfg)
@@ -41,8 +42,12 @@ func sharedServer(t *testing.T, s3cfg s3store.Config, dsn string, cfg Config) (*
 	}
 	e := &env{t: t}
 	e.channels, e.confirm = newFixtureAuth()
-	srv, err := New(cfg, Deps{Blobs: blobs, Metadata: meta, Images: images,
-		Auth: &auth.Guard{Channels: e.channels, Confirmer: e.confirm}})
+	deps := Deps{Blobs: blobs, Metadata: meta, Images: images,
+		Auth: &auth.Guard{Channels: e.channels, Confirmer: e.confirm}}
+	for _, f := range more {
+		f(&deps)
+	}
+	srv, err := New(cfg, deps)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,14 +10,12 @@ import (
 
 	"mellium.im/xmpp/jid"
 
-	"github.com/xmppmedia/mediaserver/auth"
 	"github.com/xmppmedia/mediaserver/auth/xmppauth"
 	"github.com/xmppmedia/mediaserver/mediasvc/httpupload"
+	"github.com/xmppmedia/mediaserver/storage"
 	"github.com/xmppmedia/mediaserver/storage/pgtest"
-	"github.com/xmppmedia/mediaserver/storage/postgres"
 	"github.com/xmppmedia/mediaserver/storage/s3store"
 	"github.com/xmppmedia/mediaserver/storage/s3test"
-	"github.com/xmppmedia/mediaserver/transform"
 )
 
 // sharedUploadServer is one server of a XEP-0363 service spread over
@@ -26,36 +24,19 @@ import (
 // its own component JID, as docs/operations.md says to deploy them.
 func sharedUploadServer(t *testing.T, s3cfg s3store.Config, dsn, component string) (*Server, *httpupload.Service, *env) {
 	t.Helper()
-	ctx := context.Background()
-	blobs, err := s3store.New(ctx, s3cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	meta, err := postgres.Open(ctx, postgres.Config{DSN: dsn})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { meta.Close() })
-	images, err := transform.New(transform.DefaultConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &env{t: t}
-	e.channels, e.confirm = newFixtureAuth()
-	// The public URL of the service is the load balancer's; each test
-	// server is reached by its own address instead.
-	slots, err := httpupload.New(ctx, httpupload.DefaultConfig(), httpupload.Deps{
-		Ledger: meta, ComponentJID: jid.MustParse(component), BaseURL: "https://media.example",
+	var slots *httpupload.Service
+	srv, e := sharedServer(t, s3cfg, dsn, DefaultConfig(), func(d *Deps) {
+		// The public URL of the service is the load balancer's; each test
+		// server is reached by its own address instead.
+		var err error
+		slots, err = httpupload.New(context.Background(), httpupload.DefaultConfig(), httpupload.Deps{
+			Ledger: d.Metadata.(storage.UploadLedger), ComponentJID: jid.MustParse(component), BaseURL: "https://media.example",
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.Slots = slots
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := New(DefaultConfig(), Deps{Blobs: blobs, Metadata: meta, Images: images, Slots: slots,
-		Auth: &auth.Guard{Channels: e.channels, Confirmer: e.confirm}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.srv, e.http = srv, httptestServer(t, srv)
 	return srv, slots, e
 }
 
