@@ -30,6 +30,7 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
+	"image"
 	"image/jpeg"
 	"os"
 	"os/exec"
@@ -342,27 +343,45 @@ func compareQuality(dir string, f input) error {
 	for _, b := range boxes {
 		row := fmt.Sprintf("| %s | %s |", f.name, b)
 		for _, prefix := range []string{"vips", "ours", "full"} {
-			p := filepath.Join(dir, fmt.Sprintf("%s-%s-%s.jpg", prefix, f.name, b))
-			data, err := os.ReadFile(p)
+			sc, err := scorePreview(src, filepath.Join(dir, fmt.Sprintf("%s-%s-%s.jpg", prefix, f.name, b)))
 			if err != nil {
 				return err
 			}
-			got, err := jpeg.Decode(bytes.NewReader(data))
-			if err != nil {
-				return fmt.Errorf("%s: %w", p, err)
-			}
+			got, data, ref, s := sc.got, sc.data, sc.ref, sc.ssim
 			size := got.Bounds().Size()
-			ref := imaging.Resize(src, size.X, size.Y, imaging.Lanczos)
-			s, err := quality.SSIM(got, ref)
-			if err != nil {
-				return err
-			}
 			psnr, _ := quality.PSNR(got, ref)
 			row += fmt.Sprintf(" %dx%d, %.1f KB, SSIM %.4f, %.1f dB |", size.X, size.Y, float64(len(data))/1000, s, psnr)
 		}
 		fmt.Println(row)
 	}
 	return nil
+}
+
+// score is a written preview beside the Lanczos reference of its size.
+type score struct {
+	data     []byte      // the file
+	got, ref image.Image // decoded, and the reference from the source
+	ssim     float64
+}
+
+// scorePreview reads the preview at path and scores it against src
+// resized with Lanczos to the preview's size.
+func scorePreview(src image.Image, path string) (score, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return score{}, err
+	}
+	got, err := jpeg.Decode(bytes.NewReader(data))
+	if err != nil {
+		return score{}, fmt.Errorf("%s: %w", path, err)
+	}
+	size := got.Bounds().Size()
+	ref := imaging.Resize(src, size.X, size.Y, imaging.Lanczos)
+	s, err := quality.SSIM(got, ref)
+	if err != nil {
+		return score{}, err
+	}
+	return score{data: data, got: got, ref: ref, ssim: s}, nil
 }
 
 // qualitySweep makes both previews of f at JPEG qualities 75 to 90 and
@@ -380,21 +399,12 @@ func qualitySweep(bin, dir string, f input) error {
 		if _, err := timed(oursCmd(bin, dir, f, q, false)); err != nil {
 			return err
 		}
-		p := filepath.Join(dir, fmt.Sprintf("ours-%s-%s.jpg", f.name, boxes[1]))
-		data, err := os.ReadFile(p)
+		sc, err := scorePreview(src, filepath.Join(dir, fmt.Sprintf("ours-%s-%s.jpg", f.name, boxes[1])))
 		if err != nil {
 			return err
 		}
-		got, err := jpeg.Decode(bytes.NewReader(data))
-		if err != nil {
-			return fmt.Errorf("%s: %w", p, err)
-		}
-		size := got.Bounds().Size()
-		ref := imaging.Resize(src, size.X, size.Y, imaging.Lanczos)
-		s, err := quality.SSIM(got, ref)
-		if err != nil {
-			return err
-		}
+		data, ref, s := sc.data, sc.ref, sc.ssim
+		size := sc.got.Bounds().Size()
 		var buf bytes.Buffer
 		if err := jpeg.Encode(&buf, ref, &jpeg.Options{Quality: q}); err != nil {
 			return err
