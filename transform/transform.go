@@ -17,6 +17,7 @@
 //	resample.go   Lanczos over the picture's true window
 //	crop.go       crop without copying, for avatars
 //	encode.go     baseline JPEG, or PNG when the result has transparency
+//	encode_webp.go lossy WebP (alpha kept) for browsers that ask for it
 //	placeholder.go a ThumbHash of the decoded picture, for pages to show first
 //	budget.go     the best JPEG within a byte budget: joint search over quality and size
 //	derive.go     a preview for any box from a stored preview
