@@ -201,8 +201,10 @@ func TestPreviewVaryAndETags(t *testing.T) {
 					h[k] = v
 				}
 				resp, _ := e.do(method, p, carol, nil, h)
-				if resp.StatusCode != 304 || !varyHas(resp, "Accept") || !varyHas(resp, "Save-Data") {
-					t.Errorf("%s %s %s revalidated: status %d, Vary %q", method, tc.name, q, resp.StatusCode, resp.Header.Values("Vary"))
+				if resp.StatusCode != 304 || !varyHas(resp, "Accept") || !varyHas(resp, "Save-Data") ||
+					resp.Header.Get("Content-Security-Policy") != "" || resp.Header.Get("Content-Disposition") != "" {
+					t.Errorf("%s %s %s revalidated: status %d, Vary %q, CSP %q, Content-Disposition %q", method, tc.name, q, resp.StatusCode,
+						resp.Header.Values("Vary"), resp.Header.Get("Content-Security-Policy"), resp.Header.Get("Content-Disposition"))
 				}
 				delete(h, "If-None-Match")
 				resp, _ = e.do(method, p, carol, nil, h)
@@ -384,6 +386,9 @@ func TestByteBudgets(t *testing.T) {
 		if resp.StatusCode != 400 || !strings.Contains(string(b), "maxbytes must be") {
 			t.Errorf("maxbytes=%q: %d %s, want 400 saying what maxbytes must be", bad, resp.StatusCode, b)
 		}
+	}
+	if resp, b := e.do("GET", path+"?maxbytes=100000", carol, nil, nil); resp.StatusCode != 400 || !strings.Contains(string(b), "maxwidth") {
+		t.Errorf("maxbytes without a box: %d %s, want 400", resp.StatusCode, b)
 	}
 	for range 2 {
 		resp, b := e.do("GET", path+"?maxwidth=320&maxheight=480&maxbytes=1024", carol, nil, nil)
