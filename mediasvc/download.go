@@ -29,6 +29,10 @@ func (s *Server) serveMedia(w http.ResponseWriter, r *http.Request, it cachedIte
 		}
 		return s.servePreview(w, r, it, dec, box)
 	}
+	if q.Has("maxbytes") {
+		// A budget the original may not meet: refused rather than ignored.
+		return errorf(invalidRequest, "maxbytes applies to previews: give maxwidth or maxheight too")
+	}
 	m := it.m
 	return s.serveBlob(w, r, blobResponse{
 		entity: m.Entity, key: m.BlobKey, size: m.Size, etag: it.etag, modified: m.Updated, lastModified: it.lastModified,

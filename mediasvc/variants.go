@@ -171,7 +171,13 @@ func (s *Server) serveVariant(w http.ResponseWriter, r *http.Request, it cachedI
 	}
 	if notModified(r, etag, m.Updated) {
 		// The tag names the variant before it is made: a revalidation
-		// costs no rendering.
+		// costs no rendering. The type is the one a rendering has (a 304
+		// sends none), so that the 304 carries no attachment headers for
+		// a cache to merge into the stored image's.
+		b.mimeType = "image/jpeg"
+		if v.WebP {
+			b.mimeType = "image/webp"
+		}
 		return s.serveBlob(w, r, b)
 	}
 	src := p

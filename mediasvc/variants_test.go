@@ -201,8 +201,10 @@ func TestPreviewVaryAndETags(t *testing.T) {
 					h[k] = v
 				}
 				resp, _ := e.do(method, p, carol, nil, h)
-				if resp.StatusCode != 304 || !varyHas(resp, "Accept") || !varyHas(resp, "Save-Data") {
-					t.Errorf("%s %s %s revalidated: status %d, Vary %q", method, tc.name, q, resp.StatusCode, resp.Header.Values("Vary"))
+				if resp.StatusCode != 304 || !varyHas(resp, "Accept") || !varyHas(resp, "Save-Data") ||
+					resp.Header.Get("Content-Security-Policy") != "" || resp.Header.Get("Content-Disposition") != "" {
+					t.Errorf("%s %s %s revalidated: status %d, Vary %q, CSP %q, Content-Disposition %q", method, tc.name, q, resp.StatusCode,
+						resp.Header.Values("Vary"), resp.Header.Get("Content-Security-Policy"), resp.Header.Get("Content-Disposition"))
 				}
 				delete(h, "If-None-Match")
 				resp, _ = e.do(method, p, carol, nil, h)
@@ -385,6 +387,9 @@ func TestByteBudgets(t *testing.T) {
 			t.Errorf("maxbytes=%q: %d %s, want 400 saying what maxbytes must be", bad, resp.StatusCode, b)
 		}
 	}
+	if resp, b := e.do("GET", path+"?maxbytes=100000", carol, nil, nil); resp.StatusCode != 400 || !strings.Contains(string(b), "maxwidth") {
+		t.Errorf("maxbytes without a box: %d %s, want 400", resp.StatusCode, b)
+	}
 	for range 2 {
 		resp, b := e.do("GET", path+"?maxwidth=320&maxheight=480&maxbytes=1024", carol, nil, nil)
 		if resp.StatusCode != 413 || !strings.Contains(string(b), "fits") || resp.Header.Get("ETag") != "" || !varyHas(resp, "Accept") {
@@ -473,10 +478,12 @@ func TestVariantOfPrivateItemRefused(t *testing.T) {
 }
 
 // TestVariantMadeOnceAndBounded: concurrent requests for one variant
-// share one rendering, the next is answered from the derived cache, and
-// the cache stays within its budget.
+// share one rendering, the next is answered from the derived cache (a
+// refusal too: a 413 is remembered), a budget the stored preview fits
+// costs no rendering, and the cache stays within its budget.
 func TestVariantMadeOnceAndBounded(t *testing.T) {
-	e := newEnv(t, func(c *Config) { c.DerivedCacheBytes = 256 << 10 })
+	const budget = 96 << 10 // answers of up to 24 KiB kept, not all of those below
+	e := newEnv(t, func(c *Config) { c.DerivedCacheBytes = budget })
 	m := e.mustUpload(privateChan, alice, photoJPEG(t), "image/jpeg")
 	counts := &countingMetrics{}
 	e.srv.metrics = counts
@@ -497,11 +504,27 @@ func TestVariantMadeOnceAndBounded(t *testing.T) {
 	if n := counts.count("variant"); n != 1 {
 		t.Fatalf("7 requests for one WebP rendered it %d times, want 1", n)
 	}
-	for i := range 30 {
-		e.do("GET", fmt.Sprintf("%s&maxbytes=%d", path, 3000+i*512), alice, nil, nil)
+	// Budgets below the stored preview's size are rendered, each once;
+	// from it up the stored preview is the answer, with no rendering.
+	_, plain := e.do("GET", path, alice, nil, nil)
+	want := 1
+	for i := range 14 { // 14 distinct budget steps, 2816 to 15360 bytes
+		n := 3000 + i*1024
+		if budgetStep(n) < len(plain) {
+			want++
+		}
+		for range 2 {
+			resp, b := e.do("GET", fmt.Sprintf("%s&maxbytes=%d", path, n), alice, nil, nil)
+			if resp.StatusCode == 200 && len(b) > n || resp.StatusCode != 200 && resp.StatusCode != 413 {
+				t.Errorf("maxbytes=%d: %d, %d bytes", n, resp.StatusCode, len(b))
+			}
+		}
 	}
-	if used, n := e.srv.derived.size(); used > 256<<10 || n == 0 {
-		t.Errorf("derived cache holds %d bytes in %d answers, budget %d", used, n, 256<<10)
+	if used, n := e.srv.derived.size(); used > budget || n == 0 {
+		t.Errorf("derived cache holds %d bytes in %d answers, budget %d", used, n, budget)
+	}
+	if n := counts.count("variant"); n != want {
+		t.Errorf("%d renderings for 1 WebP and 14 budgets (%d below the plain preview's %d bytes), want %d", n, want-1, len(plain), want)
 	}
 }
 

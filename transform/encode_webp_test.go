@@ -7,10 +7,10 @@ import (
 	"image/color"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/gen2brain/avif"
+	"github.com/gen2brain/webp"
 
 	"github.com/xmppmedia/mediaserver/transform/internal/quality"
 )
@@ -183,6 +183,9 @@ func BenchmarkPreviewEncoders(b *testing.B) {
 		}},
 	} {
 		b.Run(enc.name, func(b *testing.B) {
+			// The WebAssembly module unless a shared libwebp.so was found
+			// (purego; not with -tags nodynamic).
+			b.Logf("shared libwebp: %v", webp.Dynamic() == nil)
 			if _, err := enc.fn(); err != nil { // the WebAssembly module compiles once, outside the timing
 				b.Fatal(err)
 			}
@@ -197,7 +200,6 @@ func BenchmarkPreviewEncoders(b *testing.B) {
 			}
 			b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/1000/float64(b.N), "cpu-ms/op")
 			b.ReportMetric(float64(len(data)), "bytes")
-			b.Logf("%s: %d bytes, %s", enc.name, len(data), strings.TrimSpace(fmt.Sprint(ref.Rect.Size())))
 		})
 	}
 }
