@@ -218,9 +218,16 @@ func (e *xmppEnv) request(method, path string, u *xmppUser, tid string, body io.
 // requestWith is request with extra headers.
 func (e *xmppEnv) requestWith(method, path string, u *xmppUser, tid string, body io.Reader, contentType string, header http.Header) (int, http.Header, []byte) {
 	e.t.Helper()
+	return e.requestVia(e.t, http.DefaultClient, method, path, u, tid, body, contentType, header)
+}
+
+// requestVia is requestWith through client (from a network address of
+// the test's choice, see clientFrom), failing t on a transport error.
+func (e *xmppEnv) requestVia(t testing.TB, client *http.Client, method, path string, u *xmppUser, tid string, body io.Reader, contentType string, header http.Header) (int, http.Header, []byte) {
+	t.Helper()
 	req, err := http.NewRequest(method, e.http.URL+path, body)
 	if err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
 	for k, v := range header {
 		req.Header[k] = v
@@ -231,9 +238,9 @@ func (e *xmppEnv) requestWith(method, path string, u *xmppUser, tid string, body
 	if u != nil {
 		req.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(u.client.JID().String()+":"+tid)))
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
-		e.t.Fatalf("%s %s: %v", method, path, err)
+		t.Fatalf("%s %s: %v", method, path, err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)

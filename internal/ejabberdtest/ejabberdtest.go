@@ -36,6 +36,7 @@ type Server struct {
 	dir, node              string
 	domain                 string
 	c2sAddr, componentAddr string
+	config                 map[string]any // as given to Start, before the test settings
 }
 
 // Start runs ejabberd with config (an ejabberd.yml) merged into test
@@ -48,10 +49,11 @@ func Start(t testing.TB, config []byte) *Server {
 	if _, err := exec.LookPath("ejabberdctl"); err != nil {
 		t.Fatal("ejabberd is not installed (apt-get install -y ejabberd; scripts/test installs it)")
 	}
-	var cfg map[string]any
+	var cfg, given map[string]any
 	if err := yaml.Unmarshal(config, &cfg); err != nil {
 		t.Fatalf("parse the ejabberd configuration: %v", err)
 	}
+	yaml.Unmarshal(config, &given)
 	hosts, _ := cfg["hosts"].([]any)
 	if len(hosts) == 0 {
 		t.Fatal("the ejabberd configuration names no hosts")
@@ -92,6 +94,7 @@ func Start(t testing.TB, config []byte) *Server {
 	s := &Server{
 		dir: dir, node: "mediaservertest" + hex.EncodeToString(b[:]) + "@localhost",
 		domain:        fmt.Sprint(hosts[0]),
+		config:        given,
 		c2sAddr:       "127.0.0.1:" + strconv.Itoa(ports[0]),
 		componentAddr: "127.0.0.1:" + strconv.Itoa(ports[1]),
 	}
@@ -167,6 +170,34 @@ func (s *Server) Register(ctx context.Context, localpart, password string) error
 func (s *Server) Log() string {
 	b, _ := os.ReadFile(filepath.Join(s.dir, "logs", "ejabberd.log"))
 	return string(b)
+}
+
+// ComponentSecret is the password the configuration's ejabberd_service
+// listeners give the external component name; "" if none does.
+func (s *Server) ComponentSecret(name string) string {
+	listen, _ := s.config["listen"].([]any)
+	for _, l := range listen {
+		m, _ := l.(map[string]any)
+		hosts, _ := m["hosts"].(map[string]any)
+		if h, ok := hosts[name].(map[string]any); ok && m["module"] == "ejabberd_service" {
+			if p, ok := h["password"].(string); ok {
+				return p
+			}
+		}
+	}
+	return ""
+}
+
+// ACLUsers lists the user JIDs of the configuration's ACL name.
+func (s *Server) ACLUsers(name string) []string {
+	acl, _ := s.config["acl"].(map[string]any)
+	entry, _ := acl[name].(map[string]any)
+	users, _ := entry["user"].([]any)
+	var out []string
+	for _, u := range users {
+		out = append(out, fmt.Sprint(u))
+	}
+	return out
 }
 
 // Domain is the configuration's first host.
