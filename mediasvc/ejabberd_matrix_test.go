@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	"image/color"
-	"image/png"
 	"io"
 	"maps"
 	"net/http"
@@ -52,20 +50,6 @@ func apiMay(op auth.Operation, public bool, aff string, self, uploader bool) boo
 		return uploader || slices.Contains([]string{"owner", "moderator"}, aff)
 	}
 	panic(fmt.Sprintf("apiMay: operation %v", op))
-}
-
-// pngOf is a w×h PNG, for avatars told apart by their size.
-func pngOf(t testing.TB, w, h int) []byte {
-	img := image.NewRGBA(image.Rect(0, 0, w, h))
-	for i := range img.Pix {
-		img.Pix[i] = 0x60
-	}
-	img.Set(0, 0, color.RGBA{0, 0, 255, 255})
-	var b bytes.Buffer
-	if err := png.Encode(&b, img); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
 }
 
 // askedAbout counts the questions u was asked about entity's media (the
@@ -460,10 +444,16 @@ func (m *matrixModel) run(t *testing.T, row matrixRow) int {
 	if n := asked() - before; n != want {
 		t.Errorf("reads: the user was asked %d times, want %d", n, want)
 	}
-	// The avatar is public (the default of API.md's avatar choice).
+	// The avatar is public (the default of API.md's avatar choice): read
+	// by anyone, asked about never.
 	cells++
-	if side := m.avatarSide(t, entity); side != 6 {
-		t.Errorf("avatar read: side %d, want the seeder's 6x6 avatar", side)
+	before = asked()
+	status, _, b := m.do(t, http.MethodGet, "/"+entity+"/avatar", u, tid, nil, "", nil)
+	if cfg, _, err := image.DecodeConfig(bytes.NewReader(b)); status != http.StatusOK || err != nil || cfg.Width != 6 || cfg.Height != 6 {
+		t.Errorf("avatar read: %d, %v %dx%d; want 200 and the seeder's 6x6 avatar", status, err, cfg.Width, cfg.Height)
+	}
+	if n := asked() - before; n != 0 {
+		t.Errorf("avatar read: the user was asked %d times, want 0", n)
 	}
 
 	var own string // the user's own upload, once made

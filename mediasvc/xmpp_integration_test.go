@@ -247,8 +247,12 @@ func (e *xmppEnv) requestVia(t testing.TB, client *http.Client, method, path str
 	return resp.StatusCode, resp.Header, b
 }
 
-func tinyPNG(t testing.TB) []byte {
-	img := image.NewRGBA(image.Rect(0, 0, 8, 6))
+func tinyPNG(t testing.TB) []byte { return pngOf(t, 8, 6) }
+
+// pngOf is a w×h PNG (w, h ≥ 2), grey with a red pixel; tests tell
+// avatars apart by their size.
+func pngOf(t testing.TB, w, h int) []byte {
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
 	for i := range img.Pix {
 		img.Pix[i] = 0x80
 	}

@@ -10,7 +10,6 @@
 package ejabberdtest
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -22,7 +21,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -118,7 +116,11 @@ func Start(t testing.TB, config []byte) *Server {
 
 	cmd := exec.Command("ejabberdctl", append(s.flags(), "foreground")...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	console := &lockedBuffer{}
+	console, err := os.Create(filepath.Join(dir, "console.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer console.Close() // the child has its own copy
 	cmd.Stdout, cmd.Stderr = console, console
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -136,7 +138,8 @@ func Start(t testing.TB, config []byte) *Server {
 		}
 	})
 	if err := waitPorts(exited, 30*time.Second, s.c2sAddr, s.componentAddr); err != nil {
-		t.Fatalf("ejabberd: %v\n%s\n%s", err, console.String(), s.Log())
+		out, _ := os.ReadFile(console.Name())
+		t.Fatalf("ejabberd: %v\n%s\n%s", err, out, s.Log())
 	}
 	if strings.Contains(s.Log(), "[error]") {
 		t.Logf("ejabberd logged errors at start:\n%s", s.Log())
@@ -235,21 +238,4 @@ func waitPorts(exited <-chan struct{}, d time.Duration, addrs ...string) error {
 		}
 	}
 	return nil
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
