@@ -38,10 +38,13 @@ import (
 // XMPP component, a real Prosody with its pubsub channel server, and real
 // users logged in over c2s who confirm what they asked for.
 type xmppEnv struct {
-	t    testing.TB
-	srv  *localxmpp.Server
-	comp *xmppauth.Component
-	http *httptest.Server
+	t testing.TB
+	// srv is the Prosody of newXMPPEnv; nil on another XMPP server.
+	srv *localxmpp.Server
+	// accounts is the XMPP server the users log in to.
+	accounts accounts
+	comp     *xmppauth.Component
+	http     *httptest.Server
 	// outage, when switched on, makes the channel server unreachable
 	// while XMPP itself stays up.
 	outage *outageChannels
@@ -92,21 +95,37 @@ func (u *xmppUser) bare() jid.JID { return u.client.JID().Bare() }
 // newXMPPEnv starts Prosody, the component and the media API; configure,
 // when given, changes the API's default configuration.
 func newXMPPEnv(t testing.TB, channelTTL time.Duration, configure ...func(*mediasvc.Config)) *xmppEnv {
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	srv, err := localxmpp.Start(ctx, localxmpp.Options{})
+	srv, err := localxmpp.Start(context.Background(), localxmpp.Options{})
 	if err != nil {
 		t.Fatalf("start Prosody: %v", err)
 	}
 	t.Cleanup(srv.Stop)
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	comp, err := xmppauth.New(xmppauth.Config{
+	e := newMediaEnv(t, xmppauth.Config{
 		ComponentJID: srv.ComponentJID().String(),
 		Secret:       srv.ComponentSecret(),
 		ServerAddr:   srv.ComponentAddr(),
 		// Found by discovery, as in a default configuration.
 		ReplyTimeout: 10 * time.Second,
-	}, log)
+	}, srv, channelTTL, configure...)
+	e.srv = srv
+	return e
+}
+
+// accounts is an XMPP server on which users can be made and log in:
+// Prosody (localxmpp) or ejabberd (ejabberdtest).
+type accounts interface {
+	Register(ctx context.Context, localpart, password string) error
+	C2SAddr() string
+	UserJID(localpart string) jid.JID
+}
+
+// newMediaEnv connects the media server's component with compCfg and
+// serves the media API in front of it, for users of accounts.
+func newMediaEnv(t testing.TB, compCfg xmppauth.Config, accounts accounts, channelTTL time.Duration, configure ...func(*mediasvc.Config)) *xmppEnv {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	comp, err := xmppauth.New(compCfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +170,7 @@ func newXMPPEnv(t testing.TB, channelTTL time.Duration, configure ...func(*media
 	}
 	hs := httptest.NewServer(svc.Handler())
 	t.Cleanup(hs.Close)
-	return &xmppEnv{t: t, srv: srv, comp: comp, http: hs, outage: outage, users: map[string]*xmppUser{}}
+	return &xmppEnv{t: t, accounts: accounts, comp: comp, http: hs, outage: outage, users: map[string]*xmppUser{}}
 }
 
 // user registers and logs in local, who answers every confirmation with answer.
@@ -159,7 +178,7 @@ func (e *xmppEnv) user(local string, answer xmppclient.Answer) *xmppUser {
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if err := e.srv.Register(ctx, local, local+"-pw"); err != nil {
+	if err := e.accounts.Register(ctx, local, local+"-pw"); err != nil {
 		e.t.Fatal(err)
 	}
 	u := &xmppUser{local: local, answer: answer}
@@ -171,7 +190,7 @@ func (e *xmppEnv) user(local string, answer xmppclient.Answer) *xmppUser {
 }
 
 func (e *xmppEnv) login(ctx context.Context, u *xmppUser) error {
-	c, err := xmppclient.Dial(ctx, xmppclient.Config{Addr: e.srv.C2SAddr(), JID: e.srv.UserJID(u.local), Password: u.local + "-pw"}, u.onConfirm)
+	c, err := xmppclient.Dial(ctx, xmppclient.Config{Addr: e.accounts.C2SAddr(), JID: e.accounts.UserJID(u.local), Password: u.local + "-pw"}, u.onConfirm)
 	if err != nil {
 		return err
 	}
@@ -199,9 +218,16 @@ func (e *xmppEnv) request(method, path string, u *xmppUser, tid string, body io.
 // requestWith is request with extra headers.
 func (e *xmppEnv) requestWith(method, path string, u *xmppUser, tid string, body io.Reader, contentType string, header http.Header) (int, http.Header, []byte) {
 	e.t.Helper()
+	return e.requestVia(e.t, http.DefaultClient, method, path, u, tid, body, contentType, header)
+}
+
+// requestVia is requestWith through client (from a network address of
+// the test's choice, see clientFrom), failing t on a transport error.
+func (e *xmppEnv) requestVia(t testing.TB, client *http.Client, method, path string, u *xmppUser, tid string, body io.Reader, contentType string, header http.Header) (int, http.Header, []byte) {
+	t.Helper()
 	req, err := http.NewRequest(method, e.http.URL+path, body)
 	if err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
 	for k, v := range header {
 		req.Header[k] = v
@@ -212,17 +238,21 @@ func (e *xmppEnv) requestWith(method, path string, u *xmppUser, tid string, body
 	if u != nil {
 		req.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(u.client.JID().String()+":"+tid)))
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
-		e.t.Fatalf("%s %s: %v", method, path, err)
+		t.Fatalf("%s %s: %v", method, path, err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, resp.Header, b
 }
 
-func tinyPNG(t testing.TB) []byte {
-	img := image.NewRGBA(image.Rect(0, 0, 8, 6))
+func tinyPNG(t testing.TB) []byte { return pngOf(t, 8, 6) }
+
+// pngOf is a w×h PNG (w, h ≥ 2), grey with a red pixel; tests tell
+// avatars apart by their size.
+func pngOf(t testing.TB, w, h int) []byte {
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
 	for i := range img.Pix {
 		img.Pix[i] = 0x80
 	}

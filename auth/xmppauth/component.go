@@ -389,7 +389,7 @@ func (c *Component) handleIQ(t xmlstream.TokenReadEncoder, start *xml.StartEleme
 }
 
 func (c *Component) writeIQResult(t xmlstream.TokenReadEncoder, iq stanza.IQ, payload any) {
-	reply := stanza.IQ{ID: iq.ID, To: iq.From, From: c.jid, Type: stanza.ResultIQ}.StartElement()
+	reply := stanza.IQ{ID: iq.ID, To: c.replyTo(iq), From: c.jid, Type: stanza.ResultIQ}.StartElement()
 	if err := t.EncodeToken(reply); err != nil {
 		return
 	}
@@ -402,8 +402,20 @@ func (c *Component) writeIQResult(t xmlstream.TokenReadEncoder, iq stanza.IQ, pa
 }
 
 func (c *Component) writeIQError(t xmlstream.TokenReadEncoder, iq stanza.IQ, cond stanza.Condition) {
-	reply := stanza.IQ{ID: iq.ID, To: iq.From, From: c.jid, Type: stanza.ErrorIQ}
+	reply := stanza.IQ{ID: iq.ID, To: c.replyTo(iq), From: c.jid, Type: stanza.ErrorIQ}
 	_, _ = xmlstream.Copy(t, reply.Wrap(stanza.Error{Type: stanza.Cancel, Condition: cond}.TokenReader()))
+}
+
+// replyTo is where a reply to iq goes. mellium blanks the from of a
+// stanza from the component's own JID (the keepalive ping it sends
+// itself), and ejabberd ends a component stream that sends a stanza
+// without to (improper-addressing): such a reply goes to the component's
+// own JID, where the ping came from.
+func (c *Component) replyTo(iq stanza.IQ) jid.JID {
+	if iq.From.Equal(jid.JID{}) {
+		return c.jid
+	}
+	return iq.From
 }
 
 // nextStart returns the next start element read from r (skipping

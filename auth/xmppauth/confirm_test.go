@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -16,6 +18,7 @@ import (
 	"github.com/xmppmedia/mediaserver/auth/xmppauth"
 	"github.com/xmppmedia/mediaserver/auth/xmppclient"
 	"github.com/xmppmedia/mediaserver/auth/xmppwire"
+	"github.com/xmppmedia/mediaserver/internal/ejabberdtest"
 	"mellium.im/xmlstream"
 	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/stanza"
@@ -309,11 +312,35 @@ func TestConfirmCacheOneRoundTrip(t *testing.T) {
 }
 
 // The keepalive ping goes through Prosody and back; a healthy connection
-// is kept (no reconnect, no warning) however often it pings. The test waits
-// for pings actually sent (IQsSent: nothing else asks anything here), each
-// one after the previous was answered, rather than for a stretch of time.
+// is kept (no reconnect, no warning) however often it pings.
 func TestKeepAliveThroughProsody(t *testing.T) {
 	t.Parallel() // mostly waiting for pings
+	checkKeepAlive(t, xmppauth.Config{
+		ComponentJID: "media4.localhost", Secret: stack.srv.ComponentSecret(), ServerAddr: stack.srv.ComponentAddr(),
+	})
+}
+
+// The same through ejabberd with the shipped configuration. mellium
+// blanks the from of the ping the component sends itself, and ejabberd
+// ends a component stream at once on a reply without to: the old
+// component answered its own ping so, and was disconnected at every
+// keepalive (every 30 s by default).
+func TestKeepAliveThroughEjabberd(t *testing.T) {
+	t.Parallel()
+	example, err := os.ReadFile(filepath.Join("..", "..", "configs", "ejabberd-mediaserver.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ej := ejabberdtest.Start(t, example)
+	const media = "media.example.com"
+	checkKeepAlive(t, xmppauth.Config{ComponentJID: media, Secret: ej.ComponentSecret(media), ServerAddr: ej.ComponentAddr()})
+}
+
+// checkKeepAlive runs a component with cfg pinging every 20 ms and checks
+// that 20 pings keep one connection. It waits for pings actually sent
+// (IQsSent: nothing else asks anything here), each one after the previous
+// was answered, rather than for a stretch of time.
+func checkKeepAlive(t *testing.T, cfg xmppauth.Config) {
 	var logs strings.Builder
 	var mu sync.Mutex
 	log := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
@@ -323,10 +350,8 @@ func TestKeepAliveThroughProsody(t *testing.T) {
 	}), &slog.HandlerOptions{Level: slog.LevelInfo}))
 	// A reply timeout that a loaded 2-core machine cannot miss by accident;
 	// a ping that goes unanswered still ends in a warning and a reconnect.
-	c, err := xmppauth.New(xmppauth.Config{
-		ComponentJID: "media4.localhost", Secret: stack.srv.ComponentSecret(), ServerAddr: stack.srv.ComponentAddr(),
-		ReplyTimeout: 5 * time.Second, KeepAlive: 20 * time.Millisecond,
-	}, log)
+	cfg.ReplyTimeout, cfg.KeepAlive = 5*time.Second, 20*time.Millisecond
+	c, err := xmppauth.New(cfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -338,18 +363,24 @@ func TestKeepAliveThroughProsody(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The keepalive waits for each answer before the next tick, so the
-	// 20th ping is sent only once 19 came back through Prosody.
+	// 20th ping is sent only once 19 came back through the server.
 	const pings = 20
 	start := c.IQsSent()
+	logged := func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return logs.String()
+	}
 	for deadline := time.Now().Add(30 * time.Second); c.IQsSent()-start < pings; time.Sleep(10 * time.Millisecond) {
+		if strings.Contains(logged(), "disconnected") {
+			t.Fatalf("disconnected after %d keepalive pings; log:\n%s", c.IQsSent()-start, logged())
+		}
 		if time.Now().After(deadline) {
 			t.Fatalf("%d keepalive pings in 30 s, want %d", c.IQsSent()-start, pings)
 		}
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if n := strings.Count(logs.String(), "xmpp component connected"); n != 1 || strings.Contains(logs.String(), "keepalive") {
-		t.Errorf("connected %d times; log:\n%s", n, logs.String())
+	if n := strings.Count(logged(), "xmpp component connected"); n != 1 || strings.Contains(logged(), "keepalive") || strings.Contains(logged(), "disconnected") {
+		t.Errorf("connected %d times; log:\n%s", n, logged())
 	}
 }
 

@@ -115,7 +115,7 @@ func (c *Component) slotReply(ctx context.Context, iq stanza.IQ, req SlotRequest
 		xmlstream.Wrap(nil, xml.StartElement{Name: xml.Name{Local: "put"}, Attr: []xml.Attr{{Name: xml.Name{Local: "url"}, Value: slot.PutURL}}}),
 		xmlstream.Wrap(nil, xml.StartElement{Name: xml.Name{Local: "get"}, Attr: []xml.Attr{{Name: xml.Name{Local: "url"}, Value: slot.GetURL}}}),
 	), xml.StartElement{Name: xml.Name{Space: xmppwire.NSHTTPUpload, Local: "slot"}})
-	return stanza.IQ{ID: iq.ID, To: iq.From, From: c.jid, Type: stanza.ResultIQ}.Wrap(body)
+	return stanza.IQ{ID: iq.ID, To: c.replyTo(iq), From: c.jid, Type: stanza.ResultIQ}.Wrap(body)
 }
 
 // slotError is the error IQ for a SlotService error, with its XEP-0363
@@ -152,7 +152,7 @@ func (c *Component) slotError(iq stanza.IQ, err error) xml.TokenReader {
 	if extra != nil {
 		errEl = insertBeforeEnd(errEl, extra)
 	}
-	return stanza.IQ{ID: iq.ID, To: iq.From, From: c.jid, Type: stanza.ErrorIQ}.Wrap(errEl)
+	return stanza.IQ{ID: iq.ID, To: c.replyTo(iq), From: c.jid, Type: stanza.ErrorIQ}.Wrap(errEl)
 }
 
 // insertBeforeEnd puts extra inside the outermost element of r, before its
