@@ -558,6 +558,16 @@ func checkPreview(t *testing.T, img browserImage, base, credential string, box [
 // the new item's id.
 func uploadMultipart(t *testing.T, target, filename, title string, data []byte) string {
 	t.Helper()
+	id, err := postMultipart(target, filename, title, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// postMultipart is uploadMultipart for any goroutine: it returns what
+// went wrong instead of failing the test.
+func postMultipart(target, filename, title string, data []byte) (string, error) {
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
 	for _, kv := range [][2]string{{"content-type", "image/jpeg"}, {"filename", filename}, {"title", title}} {
@@ -565,20 +575,24 @@ func uploadMultipart(t *testing.T, target, filename, title string, data []byte) 
 	}
 	fw, err := mw.CreateFormFile("data", filename)
 	if err != nil {
-		t.Fatal(err)
+		return "", err
 	}
 	fw.Write(data)
 	mw.Close()
-	client := &http.Client{Timeout: 30 * time.Second}
+	client := &http.Client{Timeout: 60 * time.Second}
 	resp, err := client.Post(target, mw.FormDataContentType(), &body)
 	if err != nil {
-		t.Fatalf("upload %s: %v", filename, err)
+		return "", fmt.Errorf("upload %s: %v", filename, err)
 	}
 	defer resp.Body.Close()
 	var out bytes.Buffer
 	out.ReadFrom(resp.Body)
 	if resp.StatusCode != http.StatusCreated {
-		t.Fatalf("upload %s: %s", filename, describe(resp.StatusCode, out.Bytes()))
+		return "", fmt.Errorf("upload %s: %s", filename, describe(resp.StatusCode, out.Bytes()))
 	}
-	return idFromJSON(t, out.Bytes())
+	var v struct{ ID string }
+	if err := json.Unmarshal(out.Bytes(), &v); err != nil || v.ID == "" {
+		return "", fmt.Errorf("upload %s: not media JSON: %s", filename, out.Bytes())
+	}
+	return v.ID, nil
 }
