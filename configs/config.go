@@ -154,6 +154,7 @@ func (c *Config) keys() []key {
 		k("limits.max_concurrent_uploads", &c.Media.MaxConcurrentUploads),
 		k("previews.sizes", &c.Media.PreviewSizes),
 		k("previews.derived_cache_bytes", &c.Media.DerivedCacheBytes),
+		k("previews.save_data_bytes", &c.Media.SaveDataBytes),
 		k("avatars.public", &c.Media.AvatarsPublic),
 		k("log.format", &c.Log.Format),
 		k("log.level", &c.Log.Level),

@@ -28,6 +28,10 @@ type Config struct {
 	// are not stored (derived from a stored preview on request, e.g. 100x100
 	// or an avatar at 50x50); 0 keeps none, deriving on every request.
 	DerivedCacheBytes int64
+	// SaveDataBytes is the byte budget of a preview asked for with
+	// Save-Data: on, for the 320x480 box; other boxes scale by area, at
+	// least 2048 bytes (docs/previews.md). 0 ignores Save-Data.
+	SaveDataBytes int
 	// AvatarsPublic makes every channel's avatar readable by anyone.
 	AvatarsPublic bool
 	// PublicMaxAge is the Cache-Control max-age of open channels' media.
@@ -52,6 +56,7 @@ func DefaultConfig() Config {
 		MaxUploadBytes:       104857600,
 		PreviewSizes:         transform.DefaultPreviewSizes(),
 		DerivedCacheBytes:    64 << 20,
+		SaveDataBytes:        10240,
 		AvatarsPublic:        true,
 		PublicMaxAge:         24 * time.Hour,
 		MaxConcurrentUploads: 64,
@@ -87,6 +92,9 @@ func (c Config) Validate() error {
 	}
 	if c.DerivedCacheBytes < 0 {
 		errs = append(errs, errors.New("derived preview cache bytes must not be negative"))
+	}
+	if c.SaveDataBytes != 0 && (c.SaveDataBytes < minMaxBytes || c.SaveDataBytes > maxMaxBytes) {
+		errs = append(errs, fmt.Errorf("save-data bytes must be 0 (off) or from %d to %d", minMaxBytes, maxMaxBytes))
 	}
 	if c.PublicMaxAge < 0 {
 		errs = append(errs, errors.New("public max age must not be negative"))

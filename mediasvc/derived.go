@@ -15,17 +15,21 @@ import (
 // old versions simply age out of the LRU. Nothing in the key stands for
 // the requester: the cache is consulted only after the request was
 // authorized for the item (servePreview runs after readable).
+//
+// variant (variantName) tells a WebP or byte-budgeted answer from the
+// plain one of the same box; "" is the plain answer.
 type derivedKey struct {
 	entity, id, sha1 string
 	updated          int64 // Updated in Unix nanoseconds
 	box              transform.Box
+	variant          string
 }
 
 // flight is the key's singleflight name, apart from the stored previews'
 // (previewKey) so the two never share a rendering.
 func (k derivedKey) flight() string {
 	return "derived\x00" + k.entity + "\x00" + k.id + "\x00" + k.sha1 + "\x00" +
-		strconv.FormatInt(k.updated, 10) + "\x00" + k.box.String()
+		strconv.FormatInt(k.updated, 10) + "\x00" + k.box.String() + "\x00" + k.variant
 }
 
 // derivedSource says where a derived answer's bytes are.
@@ -33,7 +37,8 @@ type derivedSource int
 
 const (
 	fromData   derivedSource = iota // derived.data
-	fromStored                      // the stored preview it was derived from already fits
+	fromStored                      // the stored file it was rendered from is the answer
+	overBudget                      // nothing acceptable fits the variant's byte budget
 )
 
 // derived is the answer for a box that is not stored.
@@ -73,7 +78,7 @@ func newDerivedCache(maxBytes int64) *derivedCache {
 
 // entryCost counts the data's capacity, which is what it holds.
 func entryCost(k derivedKey, d derived) int64 {
-	return int64(cap(d.data)+len(k.entity)+len(k.id)+len(k.sha1)+len(d.mimeType)) + derivedEntryOverhead
+	return int64(cap(d.data)+len(k.entity)+len(k.id)+len(k.sha1)+len(k.variant)+len(d.mimeType)) + derivedEntryOverhead
 }
 
 func (c *derivedCache) get(k derivedKey) (derived, bool) {

@@ -356,11 +356,12 @@ func TestDerivedPreviewOfPrivateItemRefused(t *testing.T) {
 	}
 }
 
-// countingMetrics counts derived renderings.
+// countingMetrics counts derived renderings, and every rendering by kind.
 type countingMetrics struct {
 	noMetrics
 	mu      sync.Mutex
 	derived int
+	byKind  map[string]int
 }
 
 func (c *countingMetrics) ObservePreview(when string, d time.Duration, err error) {
@@ -369,6 +370,17 @@ func (c *countingMetrics) ObservePreview(when string, d time.Duration, err error
 	if when == "derived" {
 		c.derived++
 	}
+	if c.byKind == nil {
+		c.byKind = map[string]int{}
+	}
+	c.byKind[when]++
+}
+
+// count is the number of renderings of kind when.
+func (c *countingMetrics) count(when string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.byKind[when]
 }
 
 // TestConcurrentDerivedBoxRenderedOnce: simultaneous requests for one

@@ -53,7 +53,14 @@ func requestedBox(ws, hs string) (transform.Box, error) {
 // already fits (it often does: a 4:3 photo's 320x480 preview is 320x240),
 // else by a preview derived from it and kept in the bounded derived cache.
 // The caller has authorized the request for this item.
+//
+// Every answer varies with Accept and Save-Data (previewVary), whatever
+// its format: a shared cache must never hand one client's WebP to a
+// browser that cannot show it. A request for a variant (WebP, a byte
+// budget: previewVariant) is answered by serveVariant, unless the plain
+// answer is a stored file that already fits the budget.
 func (s *Server) servePreview(w http.ResponseWriter, r *http.Request, it cachedItem, dec auth.Decision, want transform.Box) error {
+	w.Header().Add("Vary", s.previewVary())
 	m := it.m
 	if !hasPreviews(m) {
 		return errorf(noPreviews, "this media type has no previews")
@@ -61,9 +68,12 @@ func (s *Server) servePreview(w http.ResponseWriter, r *http.Request, it cachedI
 	// Nothing is made beyond MaxBoxSide: what fits the capped box fits the
 	// asked one.
 	want = transform.Box{Width: min(want.Width, transform.MaxBoxSide), Height: min(want.Height, transform.MaxBoxSide)}
+	v, err := s.previewVariant(r, want)
+	if err != nil {
+		return err
+	}
 	box, stored := want, s.isStoredBox(want)
 	if !stored {
-		var err error
 		if box, err = s.coveringStored(r.Context(), m, want); err != nil {
 			return err
 		}
@@ -72,7 +82,11 @@ func (s *Server) servePreview(w http.ResponseWriter, r *http.Request, it cachedI
 	if err != nil {
 		return err
 	}
-	if !stored && !fitsBox(m, box, want) {
+	plainIsStored := stored || fitsBox(m, box, want)
+	if !v.Plain() && !(plainIsStored && v.MaxBytes > 0 && p.Size <= int64(v.MaxBytes)) {
+		return s.serveVariant(w, r, it, dec, p, stored, want, v)
+	}
+	if !plainIsStored {
 		return s.serveDerived(w, r, it, dec, p, want)
 	}
 	return s.serveStoredPreview(w, r, it, dec, p, box)

@@ -9,13 +9,21 @@ import (
 
 // previews is Previews without the worker slot.
 func (t *Transformer) previews(r io.Reader, origSize int64, boxes []Box) ([]Image, error) {
-	out, _, err := t.render(r, origSize, boxes, false)
+	out, _, err := t.render(r, origSize, boxes, false, plainEncoder)
 	return out, err
 }
 
-// render makes the previews of boxes and, with withPlaceholder, the
-// placeholder, all from one decode.
-func (t *Transformer) render(r io.Reader, origSize int64, boxes []Box, withPlaceholder bool) ([]Image, []byte, error) {
+// encoder turns one box's upright pixels into its answer; q is the JPEG
+// quality the pipeline chose for it.
+type encoder func(res *image.NRGBA, box Box, q int) (Image, error)
+
+// plainEncoder makes the plain preview: baseline JPEG, or PNG with
+// transparency.
+func plainEncoder(res *image.NRGBA, _ Box, q int) (Image, error) { return encode(res, q) }
+
+// render makes the previews of boxes with enc and, with withPlaceholder,
+// the placeholder, all from one decode.
+func (t *Transformer) render(r io.Reader, origSize int64, boxes []Box, withPlaceholder bool, enc encoder) ([]Image, []byte, error) {
 	rr := newReplayReader(r)
 	h, err := readHeader(rr, t.cfg.MaxPixels, true)
 	if err != nil {
@@ -98,7 +106,7 @@ func (t *Transformer) render(r io.Reader, origSize int64, boxes []Box, withPlace
 		if smallest == nil || res.Rect.Dx()*res.Rect.Dy() < smallest.Rect.Dx()*smallest.Rect.Dy() {
 			smallest = res
 		}
-		img, err := encode(res, q)
+		img, err := enc(res, boxes[i], q)
 		if err != nil {
 			return nil, nil, fmt.Errorf("box %v: %w", boxes[i], err)
 		}

@@ -17,8 +17,10 @@
 //	resample.go   Lanczos over the picture's true window
 //	crop.go       crop without copying, for avatars
 //	encode.go     baseline JPEG, or PNG when the result has transparency
+//	encode_webp.go lossy WebP (alpha kept) for browsers that ask for it
 //	placeholder.go a ThumbHash of the decoded picture, for pages to show first
 //	budget.go     the best JPEG within a byte budget: joint search over quality and size
+//	variant.go    a preview in another format or within a budget, under a worker slot
 //	derive.go     a preview for any box from a stored preview
 package transform
 
@@ -233,7 +235,7 @@ func (t *Transformer) PreviewsAndPlaceholder(ctx context.Context, r io.Reader, o
 		return nil, nil, fmt.Errorf("previews: %w", err)
 	}
 	defer release()
-	out, placeholder, err := t.render(r, origSize, boxes, true)
+	out, placeholder, err := t.render(r, origSize, boxes, true, plainEncoder)
 	if err != nil {
 		return nil, nil, fmt.Errorf("previews: %w", err)
 	}
