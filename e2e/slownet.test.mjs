@@ -173,6 +173,8 @@ async function firstPaint(browser, items, framesDir) {
     dir = join(framesDir, `${item.name}-${item.variant}`);
     mkdirSync(dir, { recursive: true });
     frames = [];
+    // From a blank page, so no frame shows the previous image.
+    await page.goto('about:blank', { timeout });
     await cdp.send('Page.startScreencast', { format: 'png', everyNthFrame: 1 });
     await page.goto(item.url, { timeout, waitUntil: 'commit' });
     const timing = await (await page.waitForFunction(() => {
