@@ -58,7 +58,7 @@ const result = { pageURL, apiURL, viewports: [], upload: null, failedRequests: [
 
 // What the page shows of each image, read in the page.
 function readImages() {
-  return Array.prototype.map.call(document.querySelectorAll('#media img'), (img) => ({
+  return Array.prototype.map.call(document.querySelectorAll('#media img.preview'), (img) => ({
     id: img.getAttribute('data-media-id'),
     alt: img.alt,
     complete: img.complete,
@@ -79,11 +79,12 @@ function readImages() {
 // is drawn under the image, whether the preview had arrived by then, and
 // the placeholder's pixels as the page drew them.
 function readPlaceholders() {
-  return Promise.all(Array.prototype.map.call(document.querySelectorAll('#media img'), (img) => new Promise((resolve) => {
+  return Promise.all(Array.prototype.map.call(document.querySelectorAll('#media img.preview'), (img) => new Promise((resolve) => {
     const out = {
       id: img.getAttribute('data-media-id'),
       hash: img.getAttribute('data-thumbhash'),
-      shown: img.className === 'placeholder' && getComputedStyle(img).backgroundImage.indexOf('url("data:image/png') === 0,
+      shown: img.parentNode.classList.contains('placeholder') &&
+        getComputedStyle(img.parentNode).backgroundImage.indexOf('url("data:image/png') === 0,
       previewLoaded: img.complete && img.naturalWidth > 0,
     };
     const src = img.getAttribute('data-placeholder');
@@ -103,6 +104,29 @@ function readPlaceholders() {
     drawn.onerror = () => resolve(out);
     drawn.src = src;
   })));
+}
+
+// What the page shows of each tiny preview (LQIP) while the preview is
+// held back, read in the page.
+function readTiny() {
+  return Array.prototype.map.call(document.querySelectorAll('#media img.preview'), (img) => {
+    const tiny = img.parentNode.querySelector('img.lqip');
+    const out = { id: img.getAttribute('data-media-id'), src: img.getAttribute('data-lqip'), previewLoaded: img.complete && img.naturalWidth > 0 };
+    if (!tiny) return out;
+    const style = getComputedStyle(tiny);
+    const box = tiny.getBoundingClientRect();
+    const frame = img.parentNode.getBoundingClientRect();
+    return {
+      ...out,
+      currentSrc: tiny.currentSrc,
+      loaded: tiny.complete && tiny.naturalWidth > 0,
+      naturalWidth: tiny.naturalWidth,
+      naturalHeight: tiny.naturalHeight,
+      filter: style.filter,
+      // It covers the frame (a little beyond: the blur's edges).
+      covers: box.left <= frame.left && box.top <= frame.top && box.right >= frame.right && box.bottom >= frame.bottom,
+    };
+  });
 }
 
 // comparePlaceholder checks the page's drawing of a placeholder against
@@ -133,12 +157,12 @@ function statusOf(page) {
 // allLoaded waits until the list has at least n images, each decoded;
 // scrolling each into view as a person would (they load lazily).
 async function allLoaded(page, n) {
-  await page.waitForFunction((n) => document.querySelectorAll('#media img').length >= n, n, { timeout });
-  for (const img of await page.$$('#media img')) {
+  await page.waitForFunction((n) => document.querySelectorAll('#media img.preview').length >= n, n, { timeout });
+  for (const img of await page.$$('#media img.preview')) {
     await img.scrollIntoViewIfNeeded({ timeout });
   }
   await page.waitForFunction(
-    () => Array.prototype.every.call(document.querySelectorAll('#media img'), (i) => i.complete && i.naturalWidth > 0) &&
+    () => Array.prototype.every.call(document.querySelectorAll('#media img.preview'), (i) => i.complete && i.naturalWidth > 0) &&
       Array.prototype.every.call(document.querySelectorAll('#media .cost'), (c) => c.textContent !== 'loading...'),
     null, { timeout });
 }
@@ -169,15 +193,31 @@ try {
     watch(page);
     // The previews are held back until the placeholders have been read:
     // the page must show them while the previews are on their way.
-    let release;
+    // Then the tiny previews are let through, the previews still held:
+    // the tiny one must show blurred over the placeholder.
+    let release, releaseTiny;
     const released = new Promise((r) => { release = r; });
-    await page.route((u) => u.searchParams.has('maxwidth'), async (route) => { await released; await route.continue(); });
+    const releasedTiny = new Promise((r) => { releaseTiny = r; });
+    await page.route((u) => u.searchParams.has('maxwidth'), async (route) => {
+      await (new URL(route.request().url()).searchParams.get('maxwidth') === '32' ? releasedTiny : released);
+      await route.continue();
+    });
     await page.setViewportSize({ width: vp.width, height: vp.height });
     await page.goto(target, { timeout });
     await page.waitForFunction(() => ['ready', 'error'].includes(document.getElementById('status').getAttribute('data-state')), null, { timeout });
     const status = await statusOf(page);
     const placeholders = (await page.evaluate(readPlaceholders)).map(comparePlaceholder);
     await page.screenshot({ path: join(dirname(screenshot), `demo-${vp.width}x${vp.height}-placeholders.png`), fullPage: true });
+    releaseTiny();
+    let tiny = [];
+    if (status.state === 'ready') {
+      for (const img of await page.$$('#media img.preview')) {
+        await img.scrollIntoViewIfNeeded({ timeout });
+      }
+      await page.waitForFunction(() => Array.prototype.every.call(document.querySelectorAll('#media img.lqip'), (i) => i.complete), null, { timeout });
+      tiny = await page.evaluate(readTiny);
+      await page.screenshot({ path: join(dirname(screenshot), `demo-${vp.width}x${vp.height}-lqip.png`), fullPage: true });
+    }
     release();
     if (status.state === 'ready') {
       await allLoaded(page, 1);
@@ -186,7 +226,7 @@ try {
     await page.screenshot({ path: shot, fullPage: true });
     // A page wider than the screen scrolls sideways: a person notices.
     const pageWidth = await page.evaluate(() => document.documentElement.scrollWidth);
-    result.viewports.push({ ...vp, status, pageWidth, screenshot: shot, placeholders, images: await page.evaluate(readImages) });
+    result.viewports.push({ ...vp, status, pageWidth, screenshot: shot, placeholders, tiny, images: await page.evaluate(readImages) });
     await page.close();
   }
 
@@ -221,12 +261,12 @@ try {
   await page.setViewportSize({ width: desktop.width, height: desktop.height });
   await page.goto(target, { timeout });
   await page.waitForFunction(() => document.getElementById('status').getAttribute('data-state') === 'ready', null, { timeout });
-  const before = (await page.$$('#media img')).length;
+  const before = (await page.$$('#media img.preview')).length;
   await page.setInputFiles('#data', uploadFile);
   await page.fill('#title', uploadTitle);
   await page.click('#upload button[type=submit]');
   await page.waitForFunction(
-    (title) => document.querySelector(`#media img[alt="${title}"]`) !== null ||
+    (title) => document.querySelector(`#media img.preview[alt="${title}"]`) !== null ||
       document.getElementById('status').getAttribute('data-state') === 'error',
     uploadTitle, { timeout });
   const status = await statusOf(page);

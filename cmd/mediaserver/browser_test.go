@@ -150,6 +150,22 @@ type browserView struct {
 	Images []browserImage `json:"images"`
 	// Placeholders are read while the previews are held back.
 	Placeholders []browserPlaceholder `json:"placeholders"`
+	// Tiny are the tiny previews (LQIP), read when they have loaded and
+	// the previews are still held back.
+	Tiny []browserTiny `json:"tiny"`
+}
+
+// browserTiny is an image's tiny preview as the page shows it.
+type browserTiny struct {
+	ID            string `json:"id"`
+	Src           string `json:"src"`
+	CurrentSrc    string `json:"currentSrc"`
+	Loaded        bool   `json:"loaded"`
+	PreviewLoaded bool   `json:"previewLoaded"`
+	NaturalWidth  int    `json:"naturalWidth"`
+	NaturalHeight int    `json:"naturalHeight"`
+	Filter        string `json:"filter"`
+	Covers        bool   `json:"covers"`
 }
 
 // browserPlaceholder is an image's placeholder as the page drew it,
@@ -313,6 +329,7 @@ func TestDemoPageInBrowser(t *testing.T) {
 				t.Errorf("loading %q, srcset %q, sizes %q: want lazy, two candidates and sizes", img.Loading, img.Srcset, img.Sizes)
 			}
 			checkPlaceholders(t, v, img, seededW, seededH)
+			checkTiny(t, v, img, s.base, credential, seededW, seededH)
 			if !strings.Contains(img.Cost, "hides its size") {
 				t.Errorf("across origins the page shows the cost %q, want that the browser hides it", img.Cost)
 			}
@@ -441,6 +458,36 @@ func checkPlaceholders(t *testing.T, v browserView, img browserImage, w, h int) 
 	}
 }
 
+// checkTiny asserts that the page showed img's tiny preview, the 32x32
+// box from the API, blurred over the whole frame while the preview was
+// still on its way.
+func checkTiny(t *testing.T, v browserView, img browserImage, base, credential string, w, h int) {
+	t.Helper()
+	if len(v.Tiny) != 1 || v.Tiny[0].ID != img.ID {
+		t.Fatalf("tiny previews %+v, want the one of %s", v.Tiny, img.ID)
+	}
+	tiny := v.Tiny[0]
+	tw, th := fitInside(w, h, tinyBox, tinyBox)
+	if !tiny.Loaded || tiny.PreviewLoaded || tiny.NaturalWidth != tw || tiny.NaturalHeight != th {
+		t.Errorf("tiny preview loaded %v (%dx%d) with the preview loaded %v: want %dx%d shown before the preview",
+			tiny.Loaded, tiny.NaturalWidth, tiny.NaturalHeight, tiny.PreviewLoaded, tw, th)
+	}
+	u, err := url.Parse(tiny.CurrentSrc)
+	if err != nil || !strings.HasPrefix(tiny.CurrentSrc, base+"/") || tiny.CurrentSrc != tiny.Src {
+		t.Fatalf("tiny preview from %q (the page asked for %q), want the API at %s", tiny.CurrentSrc, tiny.Src, base)
+	}
+	q := u.Query()
+	if q.Get("maxwidth") != fmt.Sprint(tinyBox) || q.Get("maxheight") != fmt.Sprint(tinyBox) || q.Get("auth") != credential {
+		t.Errorf("tiny preview %s, want the %dx%[2]d box with the credential", tiny.CurrentSrc, tinyBox)
+	}
+	if !strings.Contains(tiny.Filter, "blur(") || !tiny.Covers {
+		t.Errorf("tiny preview filter %q, covers the frame %v: want blurred over all of it", tiny.Filter, tiny.Covers)
+	}
+}
+
+// tinyBox is the tiny preview's box, as demo.js asks for it.
+const tinyBox = 32
+
 // meanRGB is an image's mean colour, 0..255 per channel.
 func meanRGB(img image.Image) [3]float64 {
 	var sum [3]float64
@@ -511,6 +558,16 @@ func checkPreview(t *testing.T, img browserImage, base, credential string, box [
 // the new item's id.
 func uploadMultipart(t *testing.T, target, filename, title string, data []byte) string {
 	t.Helper()
+	id, err := postMultipart(target, filename, title, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// postMultipart is uploadMultipart for any goroutine: it returns what
+// went wrong instead of failing the test.
+func postMultipart(target, filename, title string, data []byte) (string, error) {
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
 	for _, kv := range [][2]string{{"content-type", "image/jpeg"}, {"filename", filename}, {"title", title}} {
@@ -518,20 +575,24 @@ func uploadMultipart(t *testing.T, target, filename, title string, data []byte) 
 	}
 	fw, err := mw.CreateFormFile("data", filename)
 	if err != nil {
-		t.Fatal(err)
+		return "", err
 	}
 	fw.Write(data)
 	mw.Close()
-	client := &http.Client{Timeout: 30 * time.Second}
+	client := &http.Client{Timeout: 60 * time.Second}
 	resp, err := client.Post(target, mw.FormDataContentType(), &body)
 	if err != nil {
-		t.Fatalf("upload %s: %v", filename, err)
+		return "", fmt.Errorf("upload %s: %v", filename, err)
 	}
 	defer resp.Body.Close()
 	var out bytes.Buffer
 	out.ReadFrom(resp.Body)
 	if resp.StatusCode != http.StatusCreated {
-		t.Fatalf("upload %s: %s", filename, describe(resp.StatusCode, out.Bytes()))
+		return "", fmt.Errorf("upload %s: %s", filename, describe(resp.StatusCode, out.Bytes()))
 	}
-	return idFromJSON(t, out.Bytes())
+	var v struct{ ID string }
+	if err := json.Unmarshal(out.Bytes(), &v); err != nil || v.ID == "" {
+		return "", fmt.Errorf("upload %s: not media JSON: %s", filename, out.Bytes())
+	}
+	return v.ID, nil
 }

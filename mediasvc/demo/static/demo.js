@@ -9,6 +9,12 @@
   // The image's display width: the small box on screens narrower than the
   // large one, else the large box.
   var SIZES = '(max-width: 319px) 240px, 320px';
+  // The tiny preview (LQIP) shown blurred between the placeholder and the
+  // preview: a box below the stored set, so the server derives it from the
+  // stored 240x320 preview and keeps it in its bounded derived cache
+  // (docs/previews.md, The slow network). Nothing in the item's JSON names
+  // it: any page may pick its own box.
+  var LQIP = { w: 32, h: 32 };
 
   function $(id) { return document.getElementById(id); }
 
@@ -223,6 +229,8 @@
     }
   }
 
+  // previewImage is the preview: srcset of the stored boxes, lazy, its
+  // layout box that of the largest preview before any byte arrives.
   function previewImage(s, m) {
     var img = document.createElement('img');
     var srcset = [];
@@ -247,26 +255,53 @@
     img.width = large.w;
     img.height = large.h;
     img.alt = m.title || m.fileName || m.id;
+    img.className = 'preview';
     img.setAttribute('data-media-id', m.id);
-    // The placeholder fills the image's box until the preview arrives;
-    // the preview, once loaded, covers it and it is dropped.
-    var ph = placeholderURL(m.placeholder);
-    if (ph) {
-      img.style.backgroundImage = 'url("' + ph + '")';
-      img.setAttribute('data-placeholder', ph);
-      img.setAttribute('data-thumbhash', m.placeholder);
-      img.className = 'placeholder';
-    }
     return img;
   }
 
-  // watchLoad drops the placeholder and shows the cost when the preview
-  // has loaded (the browser may pick another srcset candidate later, for
-  // a wider window: each load is shown).
+  // previewFrame stacks what the page shows of an image while it loads,
+  // from the bottom: the placeholder (the item's ThumbHash, drawn at once)
+  // as the frame's background, the tiny preview blurred over it as soon
+  // as it arrives, and the preview on top, transparent until its pixels
+  // come in (a baseline JPEG paints top down as its bytes arrive, over
+  // the tiny one). Every layer loads lazily; the tiny preview comes first
+  // in the document so the browser asks for it first.
+  function previewFrame(s, m, img) {
+    var frame = document.createElement('span');
+    frame.className = 'frame';
+    var ph = placeholderURL(m.placeholder);
+    if (ph) {
+      frame.style.backgroundImage = 'url("' + ph + '")';
+      frame.className = 'frame placeholder';
+      img.setAttribute('data-placeholder', ph);
+      img.setAttribute('data-thumbhash', m.placeholder);
+    }
+    var tiny = document.createElement('img');
+    tiny.className = 'lqip';
+    tiny.alt = '';
+    tiny.setAttribute('aria-hidden', 'true');
+    tiny.setAttribute('loading', 'lazy');
+    tiny.src = url(s, m.id, ['maxwidth=' + LQIP.w, 'maxheight=' + LQIP.h]);
+    img.setAttribute('data-lqip', tiny.src);
+    tiny.addEventListener('error', function () {
+      if (tiny.parentNode) { tiny.parentNode.removeChild(tiny); }
+    }, false);
+    frame.appendChild(tiny);
+    frame.appendChild(img);
+    return frame;
+  }
+
+  // watchLoad drops the placeholder and the tiny preview and shows the
+  // cost when the preview has loaded (the browser may pick another srcset
+  // candidate later, for a wider window: each load is shown).
   function watchLoad(img, cost) {
     img.addEventListener('load', function () {
-      img.style.backgroundImage = '';
-      img.className = '';
+      var frame = img.parentNode;
+      frame.style.backgroundImage = '';
+      frame.className = 'frame';
+      var tiny = frame.querySelector('img.lqip');
+      if (tiny) { frame.removeChild(tiny); }
       showCost(img, cost);
     }, false);
     img.addEventListener('error', function () { cost.textContent = 'preview failed to load'; }, false);
@@ -288,7 +323,7 @@
         cost.className = 'cost';
         cost.textContent = 'loading...';
         watchLoad(img, cost);
-        link.appendChild(img);
+        link.appendChild(previewFrame(s, m, img));
       } else {
         link.textContent = m.fileName || m.id;
       }
