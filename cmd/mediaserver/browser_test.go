@@ -9,6 +9,7 @@ import (
 	"image"
 	_ "image/jpeg"
 	_ "image/png"
+	"io"
 	"math"
 	"mime/multipart"
 	"net"
@@ -347,8 +348,18 @@ func TestDemoPageInBrowser(t *testing.T) {
 		pw, ph := fitInside(seededW, seededH, 320, 480)
 		checkPreview(t, v.Images[0], s.base, credential, [2]int{320, 480}, pw, ph)
 		// Same origin, the browser tells the page the bytes: those the
-		// server sends for the preview.
-		_, _, body := fetch(t, v.Images[0].CurrentSrc)
+		// server sends for the preview to a browser like it (WebP).
+		req, _ := http.NewRequest(http.MethodGet, v.Images[0].CurrentSrc, nil)
+		req.Header.Set("Accept", chromiumImageAccept)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.Header.Get("Content-Type") != "image/webp" {
+			t.Errorf("the preview as Chromium asks for it: %s %v, want WebP", resp.Header.Get("Content-Type"), err)
+		}
 		if v.Images[0].Bytes != fmt.Sprint(len(body)) || !strings.Contains(v.Images[0].Cost, fmt.Sprintf("%d bytes", len(body))) {
 			t.Errorf("the page shows the preview cost %q (%q), want %d bytes", v.Images[0].Bytes, v.Images[0].Cost, len(body))
 		}
