@@ -1,8 +1,9 @@
 // Package demo is a small web page that shows what the media API does: it
 // lists a channel's images as previews sized for the screen (srcset of the
 // 240x320 and 320x480 previews made at upload, loaded lazily), shows each
-// item's placeholder (its ThumbHash, drawn by the page) until the preview
-// arrives and then the bytes the preview cost, and uploads through a form.
+// item's placeholder (its ThumbHash, drawn by the page) and then its tiny
+// 32x32-box preview, blurred, until the preview arrives, then the bytes
+// the preview cost, and uploads through a form.
 // It is plain HTML and ES5 JavaScript with no build step, so it runs on old
 // phone browsers too, and it talks to the API with CORS requests that carry
 // credentials, so it works from any origin. The server mounts it at /demo/
