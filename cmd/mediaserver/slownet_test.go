@@ -23,27 +23,17 @@ import (
 	"time"
 )
 
-// TestDemoPageOn2G measures the demo page on a 320x480 phone over a 2G
-// link, for a channel of 20 real photographs: bytes, when every
-// placeholder is shown, when every tiny preview and every preview has
-// arrived, with and without Save-Data; then the first paint of baseline
-// against progressive JPEG copies of the same previews, under the same
-// link. It prints the figures README and docs/previews.md ("The slow
-// network") quote, and asserts what a person would see: every image
-// with its placeholder at once, its tiny preview before it, the preview
-// the screen takes, and the bytes it cost.
-//
-// The photos come from two Debian packages of free-licensed photographs
-// (scripts/test installs them); the browser parts are those of
-// TestDemoPageInBrowser.
+// The link: Chrome DevTools' "Regular 2G" preset (the one Lighthouse and
+// WebPageTest called 2G), applied per request by
+// Network.emulateNetworkConditions.
+const (
+	link2GDownKbps = 250
+	link2GUpKbps   = 50
+	link2GRTTMs    = 300
+)
 
-// link2G is the link: Chrome DevTools' "Regular 2G" preset (the one
-// Lighthouse and WebPageTest called 2G): 250 kbit/s down, 50 kbit/s up,
-// 300 ms round trip, applied per request by Network.emulateNetworkConditions.
-var link2G = struct{ downKbps, upKbps, rttMs int }{250, 50, 300}
-
-// phone is the viewport: the larger of the two screen classes.
-var phone = [2]int{320, 480}
+// The viewport: the larger of the two screen classes.
+const phoneW, phoneH = 320, 480
 
 // realPhotoFiles are 20 photographs: 14 from lomiri-wallpapers-16.04
 // (CC-BY-4.0, CC-BY-SA-4.0, CC0-1.0; Ubuntu's 2018 wallpaper contest) and
@@ -147,6 +137,19 @@ type paintItem struct {
 	Height  int    `json:"height"`
 }
 
+// TestDemoPageOn2G measures the demo page on a 320x480 phone over a 2G
+// link, for a channel of 20 real photographs: bytes, when every
+// placeholder is shown, when every tiny preview and every preview has
+// arrived, with and without Save-Data; then the first paint of baseline
+// against progressive JPEG copies of the same previews, under the same
+// link. It prints the figures README and docs/previews.md ("The slow
+// network") quote, and asserts what a person would see: every image
+// with its placeholder at once, its tiny preview before it, the preview
+// the screen takes, and the bytes it cost.
+//
+// The photos come from two Debian packages of free-licensed photographs
+// (scripts/test installs them); the browser parts are those of
+// TestDemoPageInBrowser.
 func TestDemoPageOn2G(t *testing.T) {
 	node, chromium := browserTools(t)
 	photos := realPhotos(t)
@@ -232,7 +235,7 @@ func TestDemoPageOn2G(t *testing.T) {
 	files := httptest.NewServer(mux)
 	t.Cleanup(files.Close)
 	for i, id := range ids {
-		status, ct, body := fetch(t, fmt.Sprintf("%s/%s/%s?maxwidth=%d&maxheight=%d&auth=%s", s.base, channel, id, phone[0], phone[1], credential))
+		status, ct, body := fetch(t, fmt.Sprintf("%s/%s/%s?maxwidth=%d&maxheight=%d&auth=%s", s.base, channel, id, phoneW, phoneH, credential))
 		if status != http.StatusOK || ct != "image/jpeg" {
 			t.Fatalf("preview of %s: %s (%s), want a JPEG", byID[id].name, describe(status, body), ct)
 		}
@@ -275,7 +278,7 @@ func TestDemoPageOn2G(t *testing.T) {
 	// and keeps it (docs/previews.md); the runs below measure the network,
 	// so the variants the browser will ask for are made first.
 	start = time.Now()
-	warmPreviews(t, s.base, channel, credential, ids, [][2]int{phone, {tinyBox, tinyBox}})
+	warmPreviews(t, s.base, channel, credential, ids, [][2]int{{phoneW, phoneH}, {tinyBox, tinyBox}})
 	t.Logf("made the WebP and Save-Data variants of %d previews in %s", len(ids), time.Since(start).Round(time.Millisecond))
 
 	framesDir := t.TempDir()
@@ -285,8 +288,8 @@ func TestDemoPageOn2G(t *testing.T) {
 	cmd.Dir = e2eDir
 	cmd.Env = append(os.Environ(),
 		"PAGE_URL="+s.base+"/demo/?channel="+channel+"&auth="+credential, fmt.Sprintf("COUNT=%d", len(photos)),
-		fmt.Sprintf("DOWN_KBPS=%d", link2G.downKbps), fmt.Sprintf("UP_KBPS=%d", link2G.upKbps), fmt.Sprintf("RTT_MS=%d", link2G.rttMs),
-		fmt.Sprintf("WIDTH=%d", phone[0]), fmt.Sprintf("HEIGHT=%d", phone[1]),
+		fmt.Sprintf("DOWN_KBPS=%d", link2GDownKbps), fmt.Sprintf("UP_KBPS=%d", link2GUpKbps), fmt.Sprintf("RTT_MS=%d", link2GRTTMs),
+		fmt.Sprintf("WIDTH=%d", phoneW), fmt.Sprintf("HEIGHT=%d", phoneH),
 		"FIRST_PAINT="+string(paintJSON), "FRAMES_DIR="+framesDir, "CHROMIUM="+chromium)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -307,7 +310,7 @@ func TestDemoPageOn2G(t *testing.T) {
 		t.Fatalf("%d runs reported, want without and with Save-Data", len(report.Runs))
 	}
 
-	link := fmt.Sprintf("2G (%d/%d kbit/s, %d ms RTT), %dx%d, %d photos", link2G.downKbps, link2G.upKbps, link2G.rttMs, phone[0], phone[1], len(photos))
+	link := fmt.Sprintf("2G (%d/%d kbit/s, %d ms RTT), %dx%d, %d photos", link2GDownKbps, link2GUpKbps, link2GRTTMs, phoneW, phoneH, len(photos))
 	var figures []string
 	for _, run := range report.Runs {
 		name := "plain"
@@ -324,7 +327,7 @@ func TestDemoPageOn2G(t *testing.T) {
 	}
 
 	t.Run("first paint", func(t *testing.T) {
-		figures = append(figures, firstPaintFigures(t, report.FirstPaint, link2G.rttMs))
+		figures = append(figures, firstPaintFigures(t, report.FirstPaint, link2GRTTMs))
 		figures = append(figures, fmt.Sprintf("bytes of the %d previews (320x480 box): Go baseline %d, jpegtran -optimize %d (%+.1f%%), jpegtran -progressive %d (%+.1f%%)",
 			len(ids), total.baseline, total.optimized, pct(total.optimized, total.baseline), total.progressive, pct(total.progressive, total.baseline)))
 	})
@@ -407,14 +410,14 @@ func checkSlowRun(t *testing.T, run slownetRun, n int, size func(id string) (int
 			t.Errorf("image %s is none of the uploads", img.ID)
 			continue
 		}
-		pw, ph := fitInside(w, h, phone[0], phone[1])
+		pw, ph := fitInside(w, h, phoneW, phoneH)
 		// Under Save-Data the server may send a smaller picture to fit
 		// its byte budget, never a larger one.
 		if !img.Complete || img.NaturalWidth > pw || img.NaturalHeight > ph || (!run.SaveData && (img.NaturalWidth != pw || img.NaturalHeight != ph)) {
 			t.Errorf("image %s (%dx%d): loaded %v at %dx%d, want the %dx%d preview", img.ID, w, h, img.Complete, img.NaturalWidth, img.NaturalHeight, pw, ph)
 		}
-		if !strings.Contains(img.PreviewURL, fmt.Sprintf("maxwidth=%d&maxheight=%d", phone[0], phone[1])) {
-			t.Errorf("image %s loaded from %s, want the %dx%d box", img.ID, img.PreviewURL, phone[0], phone[1])
+		if !strings.Contains(img.PreviewURL, fmt.Sprintf("maxwidth=%d&maxheight=%d", phoneW, phoneH)) {
+			t.Errorf("image %s loaded from %s, want the %dx%d box", img.ID, img.PreviewURL, phoneW, phoneH)
 		}
 		if img.Loading != "lazy" || strings.Count(img.Srcset, "w,")+1 != 2 || img.Sizes == "" || !img.HasPlaceholder {
 			t.Errorf("image %s: loading %q, srcset %q, sizes %q, placeholder %v: want lazy, two candidates, sizes and a placeholder",
