@@ -113,20 +113,18 @@ func TestEjabberdMatrixOverHTTP(t *testing.T) {
 		{"owner", "owner", false}, {"publisher", "publisher", false}, {"publish-only", "publish-only", false},
 		{"member", "member", false}, {"none", "", false}, {"outcast", "outcast", false}, {"self", "", true},
 	}
-	locals := []string{"auditor"}
+	locals := []string{"seeder", "auditor"}
 	for _, r := range roles {
 		if !r.self {
 			locals = append(locals, "ej-"+r.name)
 		}
 	}
 	for _, m := range models {
-		// Each model's items come from an owner of their own, whose
-		// questions are rate-bounded like anyone's.
-		locals = append(locals, "self-"+m, "seeder-"+m)
+		locals = append(locals, "self-"+m)
 	}
 	provisioner := jid.MustParse(provisioners[0])
 	users := e.usersOn(ej, provisioner, locals, xmppclient.Accept)
-	auditor := users["auditor"]
+	seeder, auditor := users["seeder"], users["auditor"]
 	t.Logf("ejabberd started and %d users registered in %s", len(locals)+1, time.Since(started).Round(time.Millisecond))
 
 	prov, err := xmppclient.Dial(ctx, xmppclient.Config{Addr: ej.C2SAddr(), JID: provisioner, Password: provisioner.Localpart() + "-pw"}, nil)
@@ -153,16 +151,29 @@ func TestEjabberdMatrixOverHTTP(t *testing.T) {
 		}
 		return "ej-" + model + "@" + ej.Domain()
 	}
+	// unownedOf is a channel of model whose node does not list the media
+	// component among its owners, against the operations guide.
+	unownedOf := func(model string) string { return "unowned-" + model + "@" + ej.Domain() }
+	create := func(entity, model string) {
+		node := xmppauth.PostsNode(jid.MustParse(entity))
+		if err := provIQ(`<pubsub xmlns='http://jabber.org/protocol/pubsub'><create node='` + node + `'/><configure>` +
+			`<x xmlns='jabber:x:data' type='submit'>` +
+			`<field var='FORM_TYPE' type='hidden'><value>http://jabber.org/protocol/pubsub#node_config</value></field>` +
+			`<field var='pubsub#access_model'><value>` + model + `</value></field></x></configure></pubsub>`); err != nil {
+			t.Fatalf("create %s (%s): %v\n%s", node, model, err, ej.Log())
+		}
+	}
 	for _, model := range models {
+		create(unownedOf(model), model)
+		if err := setAffs(xmppauth.PostsNode(jid.MustParse(unownedOf(model))), map[string]string{
+			seeder.bare().String(): "owner", auditor.bare().String(): "member",
+		}); err != nil {
+			t.Fatal(err)
+		}
 		for _, entity := range []string{entityOf(model, role{}), entityOf(model, role{self: true})} {
+			create(entity, model)
 			node := xmppauth.PostsNode(jid.MustParse(entity))
-			if err := provIQ(`<pubsub xmlns='http://jabber.org/protocol/pubsub'><create node='` + node + `'/><configure>` +
-				`<x xmlns='jabber:x:data' type='submit'>` +
-				`<field var='FORM_TYPE' type='hidden'><value>http://jabber.org/protocol/pubsub#node_config</value></field>` +
-				`<field var='pubsub#access_model'><value>` + model + `</value></field></x></configure></pubsub>`); err != nil {
-				t.Fatalf("create %s (%s): %v\n%s", node, model, err, ej.Log())
-			}
-			affs := map[string]string{media: "owner", users["seeder-"+model].bare().String(): "owner", auditor.bare().String(): "member"}
+			affs := map[string]string{media: "owner", seeder.bare().String(): "owner", auditor.bare().String(): "member"}
 			if entity == entityOf(model, role{}) {
 				for _, r := range roles {
 					if r.aff != "" {
@@ -221,7 +232,7 @@ func TestEjabberdMatrixOverHTTP(t *testing.T) {
 					// Each model's requests come from an address of its own:
 					// questions are rate-bounded per user and address.
 					client: clientFrom(fmt.Sprintf("127.0.0.%d", 10+mi)),
-					seeder: users["seeder-"+model], auditor: auditor,
+					seeder: seeder, auditor: auditor,
 					seederAvatar: seederAvatar, userAvatar: userAvatar, photo: photo,
 					auditTIDs: map[string]string{}, photos: map[string]storedPhoto{},
 				}
@@ -231,7 +242,30 @@ func TestEjabberdMatrixOverHTTP(t *testing.T) {
 			})
 		}
 	})
-	t.Logf("%d cells (%d access models × %d users × routes) in %s", cells.Load(), len(models), len(roles)+1, time.Since(started).Round(time.Millisecond))
+
+	// A channel whose affiliations the media server may not read: a
+	// member's read and an owner's upload are 503 (API.md: channel-server
+	// errors are 503, never a grant) on every private model; on an open
+	// one reads need no affiliations and work.
+	t.Run("unowned", func(t *testing.T) {
+		m := &matrixModel{e: e, client: clientFrom("127.0.0.20"), auditor: auditor, auditTIDs: map[string]string{}}
+		for _, model := range models {
+			entity := unownedOf(model)
+			want := http.StatusServiceUnavailable
+			if model == "open" {
+				want = http.StatusOK
+			}
+			if status, b := m.audit(t, "/"+entity, entity); status != want {
+				t.Errorf("%s: a member's list: %d, want %d (%s)", model, status, want, b)
+			}
+			body, ct := multipartUpload(t, []byte("x"), "text/plain")
+			if status, _, b := m.do(t, http.MethodPost, "/"+entity, seeder, e.newTID(), body, ct, nil); status != http.StatusServiceUnavailable {
+				t.Errorf("%s: an owner's upload: %d, want 503 (%s)", model, status, b)
+			}
+			cells.Add(2)
+		}
+	})
+	t.Logf("%d cells (%d access models × %d users × routes, and the unowned channels) in %s", cells.Load(), len(models), len(roles)+1, time.Since(started).Round(time.Millisecond))
 }
 
 // usersOn registers locals on ej (at once: ejabberdctl takes a second
