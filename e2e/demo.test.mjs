@@ -15,7 +15,8 @@
 //   SCREENSHOT     where to save a PNG screenshot after the upload; one
 //                  of each phone screen goes beside it (demo-WxH.png), and
 //                  one with the previews held back, the placeholders shown
-//                  (demo-WxH-placeholders.png)
+//                  (demo-WxH-placeholders.png), and one with only the tiny
+//                  previews let through (demo-WxH-lqip.png)
 //   CHROMIUM       the browser (default /usr/bin/chromium)
 //   SAME_ORIGIN_PAGE_URL  optional: the page as the API server serves it
 //                  (/demo/), opened without an api parameter
