@@ -123,21 +123,33 @@ func TestWebPAgainstJPEG(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		served, ss := webpSSIM(t, ref, WebPQuality)
+		// Each quality encoded and scored once (slow under -race).
+		type scored struct {
+			img  Image
+			ssim float64
+		}
+		seen := map[int]scored{}
+		at := func(q int) (Image, float64) {
+			if s, ok := seen[q]; ok {
+				return s.img, s.ssim
+			}
+			img, s := webpSSIM(t, ref, q)
+			seen[q] = scored{img, s}
+			return img, s
+		}
+		served, ss := at(WebPQuality)
 		// The lowest quality reaching the JPEG's SSIM (SSIM rises with
 		// quality; 100 would be lossless).
 		lo, hi := 30, 99
-		var eq Image
-		var es float64
 		for lo < hi {
 			mid := (lo + hi) / 2
-			if _, s := webpSSIM(t, ref, mid); s >= js {
+			if _, s := at(mid); s >= js {
 				hi = mid
 			} else {
 				lo = mid + 1
 			}
 		}
-		eq, es = webpSSIM(t, ref, lo)
+		eq, es := at(lo)
 		if es < js {
 			t.Errorf("%s: no WebP quality up to 99 reaches the JPEG's SSIM %.4f", p.name, js)
 			continue
