@@ -186,26 +186,9 @@ func (s *Server) serveVariant(w http.ResponseWriter, r *http.Request, it cachedI
 		src.MimeType = m.MimeType
 	}
 	key := derivedKey{entity: m.Entity, id: m.ID, sha1: m.SHA1, updated: m.Updated.UnixNano(), box: want, variant: variantName(v)}
-	d, ok := s.derived.get(key)
-	if !ok {
-		got, err, _ := s.previews.Do(key.flight(), func() (any, error) {
-			if d, ok := s.derived.get(key); ok {
-				return d, nil
-			}
-			// Detached from one client's cancellation: others may be waiting.
-			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), s.cfg.PreviewWait+time.Minute)
-			defer cancel()
-			d, err := s.renderVariant(ctx, src, want, v)
-			if err != nil {
-				return derived{}, err
-			}
-			s.derived.put(key, d)
-			return d, nil
-		})
-		if err != nil {
-			return err
-		}
-		d = got.(derived)
+	d, err := s.derivedOnce(r.Context(), key, func(ctx context.Context) (derived, error) { return s.renderVariant(ctx, src, want, v) })
+	if err != nil {
+		return err
 	}
 	switch d.source {
 	case overBudget:
