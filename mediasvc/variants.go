@@ -182,6 +182,8 @@ func (s *Server) serveVariant(w http.ResponseWriter, r *http.Request, it cachedI
 	}
 	src := p
 	if stored {
+		// A video's poster frame never stands in (previewSource's size
+		// says so), so the source's type is only sent for an image.
 		src.BlobKey, src.Size = previewSource(m)
 		src.MimeType = m.MimeType
 	}
