@@ -158,26 +158,9 @@ func fitsBox(m storage.Media, box, want transform.Box) bool {
 func (s *Server) serveDerived(w http.ResponseWriter, r *http.Request, it cachedItem, dec auth.Decision, p storage.Preview, want transform.Box) error {
 	m := it.m
 	key := derivedKey{entity: m.Entity, id: m.ID, sha1: m.SHA1, updated: m.Updated.UnixNano(), box: want}
-	d, ok := s.derived.get(key)
-	if !ok {
-		v, err, _ := s.previews.Do(key.flight(), func() (any, error) {
-			if d, ok := s.derived.get(key); ok {
-				return d, nil
-			}
-			// Detached from one client's cancellation: others may be waiting.
-			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), s.cfg.PreviewWait+time.Minute)
-			defer cancel()
-			d, err := s.derive(ctx, m, p, want)
-			if err != nil {
-				return derived{}, err
-			}
-			s.derived.put(key, d)
-			return d, nil
-		})
-		if err != nil {
-			return err
-		}
-		d = v.(derived)
+	d, err := s.derivedOnce(r.Context(), key, func(ctx context.Context) (derived, error) { return s.derive(ctx, m, p, want) })
+	if err != nil {
+		return err
 	}
 	if d.source == fromStored {
 		return s.serveStoredPreview(w, r, it, dec, p, transform.Box{Width: p.Width, Height: p.Height})
@@ -186,6 +169,33 @@ func (s *Server) serveDerived(w http.ResponseWriter, r *http.Request, it cachedI
 		entity: m.Entity, data: d.data, size: int64(len(d.data)), etag: previewETag(m, want),
 		modified: m.Updated, lastModified: it.lastModified, mimeType: d.mimeType, public: dec.Public, maxAge: dec.MaxAge,
 	})
+}
+
+// derivedOnce is the answer of key from the derived cache, made by
+// render on a miss and kept. Concurrent misses share one rendering, which
+// is detached from the first client's cancellation (others may be
+// waiting) and bounded in time.
+func (s *Server) derivedOnce(ctx context.Context, key derivedKey, render func(context.Context) (derived, error)) (derived, error) {
+	if d, ok := s.derived.get(key); ok {
+		return d, nil
+	}
+	v, err, _ := s.previews.Do(key.flight(), func() (any, error) {
+		if d, ok := s.derived.get(key); ok {
+			return d, nil
+		}
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.PreviewWait+time.Minute)
+		defer cancel()
+		d, err := render(ctx)
+		if err != nil {
+			return derived{}, err
+		}
+		s.derived.put(key, d)
+		return d, nil
+	})
+	if err != nil {
+		return derived{}, err
+	}
+	return v.(derived), nil
 }
 
 // maxDeriveSource bounds the stored preview read into memory to derive

@@ -182,30 +182,15 @@ func (s *Server) serveVariant(w http.ResponseWriter, r *http.Request, it cachedI
 	}
 	src := p
 	if stored {
+		// A video's poster frame never stands in (previewSource's size
+		// says so), so the source's type is only sent for an image.
 		src.BlobKey, src.Size = previewSource(m)
 		src.MimeType = m.MimeType
 	}
 	key := derivedKey{entity: m.Entity, id: m.ID, sha1: m.SHA1, updated: m.Updated.UnixNano(), box: want, variant: variantName(v)}
-	d, ok := s.derived.get(key)
-	if !ok {
-		got, err, _ := s.previews.Do(key.flight(), func() (any, error) {
-			if d, ok := s.derived.get(key); ok {
-				return d, nil
-			}
-			// Detached from one client's cancellation: others may be waiting.
-			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), s.cfg.PreviewWait+time.Minute)
-			defer cancel()
-			d, err := s.renderVariant(ctx, src, want, v)
-			if err != nil {
-				return derived{}, err
-			}
-			s.derived.put(key, d)
-			return d, nil
-		})
-		if err != nil {
-			return err
-		}
-		d = got.(derived)
+	d, err := s.derivedOnce(r.Context(), key, func(ctx context.Context) (derived, error) { return s.renderVariant(ctx, src, want, v) })
+	if err != nil {
+		return err
 	}
 	switch d.source {
 	case overBudget:

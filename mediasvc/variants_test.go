@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image"
 	"image/jpeg"
+	"image/png"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -38,6 +39,17 @@ func photoJPEG(t testing.TB) []byte {
 	return data
 }
 
+// xImageTestdata is golang.org/x/image's testdata directory in the module
+// cache (a dependency, so downloaded already).
+func xImageTestdata(t testing.TB) string {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "golang.org/x/image").Output()
+	if err != nil {
+		t.Fatalf("locate golang.org/x/image: %v", err)
+	}
+	return filepath.Join(strings.TrimSpace(string(out)), "testdata")
+}
+
 // decodeAnswer decodes a preview by its Content-Type with Go's own
 // decoders (x/image/webp is not the libwebp that encoded the WebP), and
 // checks the format against ImageMagick's identify when it is installed
@@ -51,6 +63,8 @@ func decodeAnswer(t testing.TB, contentType string, data []byte) image.Image {
 		img, err = webp.Decode(bytes.NewReader(data))
 	case "image/jpeg":
 		img, err = jpeg.Decode(bytes.NewReader(data))
+	case "image/png":
+		img, err = png.Decode(bytes.NewReader(data))
 	default:
 		t.Fatalf("Content-Type %q", contentType)
 	}
@@ -563,5 +577,66 @@ func TestBudgetStep(t *testing.T) {
 		if got := budgetStep(tc.n); got != tc.want || got > tc.n || float64(got) < 0.875*float64(tc.n) {
 			t.Errorf("budgetStep(%d) = %d, want %d", tc.n, got, tc.want)
 		}
+	}
+}
+
+// TestTransparentPreviewAsWebP: a transparent photo's preview is a PNG
+// for JPEG-only clients and a lossy WebP with its alpha for browsers that
+// take WebP, smaller than the PNG; a budget lays it on white, as a JPEG. A
+// flat synthetic picture that PNG compresses better stays a PNG for all.
+func TestTransparentPreviewAsWebP(t *testing.T) {
+	e := newEnv(t)
+	rose, err := os.ReadFile(filepath.Join(xImageTestdata(t), "yellow_rose.lossy-with-alpha.webp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := e.mustUpload(privateChan, alice, rose, "image/webp")
+	path := "/" + privateChan + "/" + m.ID + "?maxwidth=320&maxheight=480"
+	plain, pb := e.do("GET", path, carol, nil, http.Header{"Accept": {acceptKaiOS}})
+	if ct := plain.Header.Get("Content-Type"); ct != "image/png" {
+		t.Fatalf("JPEG-only client: %s, want image/png", ct)
+	}
+	pimg := decodeAnswer(t, "image/png", pb)
+	resp, b := e.do("GET", path, carol, nil, http.Header{"Accept": {acceptChrome}})
+	if ct := resp.Header.Get("Content-Type"); ct != "image/webp" {
+		t.Fatalf("Chrome: %s, want image/webp", ct)
+	}
+	img := decodeAnswer(t, "image/webp", b)
+	if bd, pbd := img.Bounds(), pimg.Bounds(); bd != pbd {
+		t.Errorf("WebP %v, PNG %v", bd, pbd)
+	}
+	// The alpha is the PNG's, up to lossy rounding: compared pixel by pixel.
+	var diff, clear int
+	bd := img.Bounds()
+	for y := bd.Min.Y; y < bd.Max.Y; y++ {
+		for x := bd.Min.X; x < bd.Max.X; x++ {
+			_, _, _, a := img.At(x, y).RGBA()
+			_, _, _, pa := pimg.At(x, y).RGBA()
+			if d := int(a>>8) - int(pa>>8); d < -16 || d > 16 {
+				diff++
+			}
+			if pa == 0 {
+				clear++
+			}
+		}
+	}
+	if diff > bd.Dx()*bd.Dy()/100 || clear < bd.Dx()*bd.Dy()/20 {
+		t.Errorf("%d of %d pixels' alpha off by more than 16; %d clear in the PNG", diff, bd.Dx()*bd.Dy(), clear)
+	}
+	if len(b) >= len(pb) {
+		t.Errorf("WebP %d bytes, PNG %d", len(b), len(pb))
+	}
+	t.Logf("PNG %d bytes, WebP %d bytes; %d clear pixels", len(pb), len(b), clear)
+	resp, b = e.do("GET", path+"&maxbytes=8000", carol, nil, http.Header{"Accept": {acceptChrome}})
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/jpeg" || len(b) > 8000 {
+		t.Errorf("budget: %d %s, %d bytes", resp.StatusCode, resp.Header.Get("Content-Type"), len(b))
+	}
+
+	flat := e.mustUpload(privateChan, alice, pngImage(t, 600, 400, true), "image/png")
+	path = "/" + privateChan + "/" + flat.ID + "?maxwidth=320&maxheight=480"
+	_, pb = e.do("GET", path, carol, nil, nil)
+	resp, b = e.do("GET", path, carol, nil, http.Header{"Accept": {acceptChrome}})
+	if resp.Header.Get("Content-Type") != "image/png" || len(b) > len(pb) {
+		t.Errorf("flat gradient for Chrome: %s of %d bytes, the PNG is %d", resp.Header.Get("Content-Type"), len(b), len(pb))
 	}
 }

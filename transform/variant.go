@@ -13,7 +13,9 @@ import (
 // picks it from the request (Accept, Save-Data, maxbytes); this package
 // only renders it.
 type Variant struct {
-	// WebP: lossy WebP at WebPQuality, transparency kept.
+	// WebP: lossy WebP at the plain JPEG's quality (webpQuality),
+	// transparency kept, unless the plain encoding of the same pixels is
+	// no larger.
 	WebP bool
 	// MaxBytes, when positive, is a byte budget: FitBudget's baseline JPEG
 	// within it. A budget is met with JPEG even when WebP is asked for
@@ -71,7 +73,18 @@ func (v Variant) encoder(res *image.NRGBA, box Box, q int) (Image, error) {
 		}
 		return got.Image, nil
 	case v.WebP:
-		return encodeWebP(res, WebPQuality)
+		webp, err := encodeWebP(res, webpQuality(q))
+		if err != nil {
+			return Image{}, err
+		}
+		// A WebP only where it saves bytes: flat or synthetic pictures
+		// with transparency can be smaller as PNG. The plain encoding
+		// costs a fraction of the WebP's (BenchmarkPreviewEncoders).
+		plain, err := encode(res, q)
+		if err != nil || len(plain.Data) <= len(webp.Data) {
+			return plain, err
+		}
+		return webp, nil
 	}
 	return encode(res, q)
 }
