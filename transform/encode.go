@@ -30,6 +30,17 @@ func encode(img *image.NRGBA, quality int) (Image, error) {
 	return Image{MimeType: "image/png", Width: w, Height: h, Data: buf.Bytes()}, nil
 }
 
+// encodeYCbCr writes a 4:2:0 image as a baseline JPEG: image/jpeg takes
+// its planes as they are (resampleYCbCr made them), with no colour
+// conversion.
+func encodeYCbCr(img *image.YCbCr, quality int) (Image, error) {
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: quality}); err != nil {
+		return Image{}, fmt.Errorf("encode jpeg: %w", err)
+	}
+	return Image{MimeType: "image/jpeg", Width: img.Rect.Dx(), Height: img.Rect.Dy(), Data: buf.Bytes()}, nil
+}
+
 // isOpaque reports whether every pixel has full alpha.
 func isOpaque(img *image.NRGBA) bool {
 	for y := 0; y < img.Rect.Dy(); y++ {

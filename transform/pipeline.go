@@ -94,11 +94,10 @@ func (t *Transformer) render(r io.Reader, origSize int64, boxes []Box, withPlace
 		if !fits {
 			q = t.quality(h)
 		}
-		res := orient(resample(base, win, tg.w, tg.h), h.orientation)
-		if smallest == nil || res.Rect.Dx()*res.Rect.Dy() < smallest.Rect.Dx()*smallest.Rect.Dy() {
+		img, res, err := renderBox(base, win, tg.w, tg.h, h.orientation, q, withPlaceholder)
+		if res != nil && (smallest == nil || res.Rect.Dx()*res.Rect.Dy() < smallest.Rect.Dx()*smallest.Rect.Dy()) {
 			smallest = res
 		}
-		img, err := encode(res, q)
 		if err != nil {
 			return nil, nil, fmt.Errorf("box %v: %w", boxes[i], err)
 		}
@@ -116,6 +115,26 @@ func (t *Transformer) render(r io.Reader, origSize int64, boxes []Box, withPlace
 		placeholder = placeholderOf(base, win, h.orientation)
 	}
 	return out, placeholder, nil
+}
+
+// renderBox resamples window win of base to w x h, orients and encodes it.
+// A YCbCr base that is scaled and needs no turning stays in YCbCr
+// throughout (resample_ycbcr.go), unless wantPixels asks for the RGB
+// pixels, which are returned when they were made. An unscaled one goes
+// through RGB as before: it is an original that fits the box, compared
+// in bytes with its re-encode, and that decision should not move with
+// the rounding of a colour conversion.
+func renderBox(base image.Image, win window, w, h, orientation, quality int, wantPixels bool) (Image, *image.NRGBA, error) {
+	scaled := win != fullWindow(base) || base.Bounds().Dx() != w || base.Bounds().Dy() != h
+	if ycc, ok := base.(*image.YCbCr); ok && scaled && orientation == 1 && !wantPixels {
+		if out, ok := resampleYCbCr(ycc, win, w, h); ok {
+			img, err := encodeYCbCr(out, quality)
+			return img, nil, err
+		}
+	}
+	res := orient(resample(base, win, w, h), orientation)
+	img, err := encode(res, quality)
+	return img, res, err
 }
 
 // quality is the JPEG quality for a preview of h: Config.JPEGQuality, or
