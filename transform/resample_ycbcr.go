@@ -46,7 +46,8 @@ func resampleYCbCr(src *image.YCbCr, win window, dw, dh int) (*image.YCbCr, bool
 	b := src.Rect
 	dst := image.NewYCbCr(image.Rect(0, 0, dw, dh), image.YCbCrSubsampleRatio420)
 	resamplePlane(dst.Y, dst.YStride, dw, dh,
-		src.Y[src.YOffset(b.Min.X, b.Min.Y):], src.YStride, b.Dx(), b.Dy(), win)
+		src.Y[src.YOffset(b.Min.X, b.Min.Y):], src.YStride, b.Dx(),
+		makeTaps(win.x0, win.x1, b.Dx(), dw), makeTaps(win.y0, win.y1, b.Dy(), dh))
 
 	cdw, cdh := (dw+1)/2, (dh+1)/2
 	// The source chroma plane's extent and the window in its units.
@@ -59,18 +60,18 @@ func resampleYCbCr(src *image.YCbCr, win window, dw, dh int) (*image.YCbCr, bool
 		y1: (win.y0 + float64(2*cdh)*sy) / float64(vs),
 	}
 	off := src.COffset(b.Min.X, b.Min.Y)
-	resamplePlane(dst.Cb, dst.CStride, cdw, cdh, src.Cb[off:], src.CStride, csw, csh, cwin)
-	resamplePlane(dst.Cr, dst.CStride, cdw, cdh, src.Cr[off:], src.CStride, csw, csh, cwin)
+	tx, ty := makeTaps(cwin.x0, cwin.x1, csw, cdw), makeTaps(cwin.y0, cwin.y1, csh, cdh)
+	resamplePlane(dst.Cb, dst.CStride, cdw, cdh, src.Cb[off:], src.CStride, csw, tx, ty)
+	resamplePlane(dst.Cr, dst.CStride, cdw, cdh, src.Cr[off:], src.CStride, csw, tx, ty)
 	return dst, true
 }
 
-// resamplePlane renders window win of an sw x sh plane of 8-bit samples
-// at dw x dh, separably as resample does: rows first, over the rows the
-// vertical taps read, then whole rows at a time.
-func resamplePlane(dst []uint8, dstStride, dw, dh int, src []uint8, srcStride, sw, sh int, win window) {
-	tx := makeTaps(win.x0, win.x1, sw, dw)
-	ty := makeTaps(win.y0, win.y1, sh, dh)
-	rowLo, rowHi := sh, 0
+// resamplePlane renders a plane of 8-bit samples, sw wide, at dw x dh
+// through the taps tx (across) and ty (down), separably as resample does:
+// rows first, over the rows the vertical taps read, then whole rows at a
+// time.
+func resamplePlane(dst []uint8, dstStride, dw, dh int, src []uint8, srcStride, sw int, tx, ty taps) {
+	rowLo, rowHi := ty.first[0], 0
 	for y := range dh {
 		rowLo, rowHi = min(rowLo, ty.first[y]), max(rowHi, ty.first[y]+ty.n[y])
 	}
