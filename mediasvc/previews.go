@@ -146,6 +146,11 @@ func (s *Server) serveDerived(w http.ResponseWriter, r *http.Request, it cachedI
 	key := derivedKey{entity: m.Entity, id: m.ID, sha1: m.SHA1, updated: m.Updated.UnixNano(), box: want}
 	d, ok := s.derived.get(key)
 	if !ok {
+		if s.derivesInWorker(m, p) {
+			if err := s.chargeWorkerDerive(r); err != nil {
+				return err
+			}
+		}
 		v, err, _ := s.previews.Do(key.flight(), func() (any, error) {
 			if d, ok := s.derived.get(key); ok {
 				return d, nil

@@ -207,3 +207,19 @@ func TestDeriveMatchesImageMagick(t *testing.T) {
 		}
 	}
 }
+
+// TestDerivesMatchesDerive: Derives says which stored previews Derive
+// takes, as Derive itself decides.
+func TestDerivesMatchesDerive(t *testing.T) {
+	tr := newTestTransformer(t)
+	for _, c := range []struct{ w, h int }{{1024, 1024}, {1025, 1024}, {2048, 1536}, {320, 480}} {
+		data := encodeJPEG(t, testimage.Photo(c.w, c.h, 1), 50)
+		_, err := tr.Derive(data, Box{100, 100})
+		if took := err == nil; took != tr.Derives(c.w, c.h) {
+			t.Errorf("%dx%d: Derives says %v, Derive returned %v", c.w, c.h, tr.Derives(c.w, c.h), err)
+		}
+	}
+	if tr.Derives(0, 10) {
+		t.Error("Derives(0, 10)")
+	}
+}
