@@ -150,9 +150,10 @@ func (t *Transformer) quality(h header) int {
 
 // originalServable: the original can stand in for a preview only if every
 // small browser shows it correctly as is: a JPEG, PNG or GIF (not WebP)
-// that needs no rotation (old browsers ignore EXIF orientation).
+// that needs no rotation (old browsers ignore EXIF orientation) and no
+// colour conversion (they ignore ICC profiles and PNG gamma too).
 func originalServable(h header) bool {
-	return h.orientation == 1 && (h.format == formatJPEG || h.format == formatPNG || h.format == formatGIF)
+	return h.orientation == 1 && h.icc == nil && (h.format == formatJPEG || h.format == formatPNG || h.format == formatGIF)
 }
 
 // avatar is Avatar without the worker slot.
