@@ -25,6 +25,7 @@ const (
 	wrongMethod                         // not a method of this route
 	rangeNotSatisfiable                 // a Range outside the file
 	noPreviews                          // previews asked of a file that has none
+	tooManyRequests                     // a per-client budget is spent
 )
 
 // kindStatus is the status of each kind.
@@ -38,6 +39,7 @@ var kindStatus = map[kind]int{
 	wrongMethod:         http.StatusMethodNotAllowed,
 	rangeNotSatisfiable: http.StatusRequestedRangeNotSatisfiable,
 	noPreviews:          http.StatusPreconditionFailed,
+	tooManyRequests:     http.StatusTooManyRequests,
 }
 
 // requestError is a refusal of the request by the HTTP layer. Its message

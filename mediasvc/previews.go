@@ -158,6 +158,11 @@ func fitsBox(m storage.Media, box, want transform.Box) bool {
 func (s *Server) serveDerived(w http.ResponseWriter, r *http.Request, it cachedItem, dec auth.Decision, p storage.Preview, want transform.Box) error {
 	m := it.m
 	key := derivedKey{entity: m.Entity, id: m.ID, sha1: m.SHA1, updated: m.Updated.UnixNano(), box: want}
+	if _, ok := s.derived.get(key); !ok && s.derivesInWorker(m, p) {
+		if err := s.chargeWorkerDerive(r); err != nil {
+			return err
+		}
+	}
 	d, err := s.derivedOnce(r.Context(), key, func(ctx context.Context) (derived, error) { return s.derive(ctx, m, p, want) })
 	if err != nil {
 		return err

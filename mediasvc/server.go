@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/xmppmedia/mediaserver/auth"
+	"github.com/xmppmedia/mediaserver/internal/ratelimit"
 	"github.com/xmppmedia/mediaserver/mediasvc/httpupload"
 	"github.com/xmppmedia/mediaserver/storage"
 	"github.com/xmppmedia/mediaserver/transform"
@@ -92,6 +93,10 @@ type Server struct {
 	derived  *derivedCache // answers for boxes that are not stored
 	now      func() time.Time
 
+	// deriveBudgets bounds the derivations in a worker slot each network
+	// source may start (derivebudget.go).
+	deriveBudgets *ratelimit.Buckets
+
 	// crash-test hooks, set only by tests in this package
 	hookBlobWritten func()
 }
@@ -127,6 +132,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if s.metrics == nil {
 		s.metrics = noMetrics{}
 	}
+	s.deriveBudgets = newDeriveBudgets()
 	s.upload = uploadBoxes(cfg.PreviewSizes)
 	s.boxes = previewLadder(s.upload)
 	return s, nil

@@ -26,11 +26,21 @@ func (t *Transformer) Derive(stored []byte, box Box) (Image, error) {
 		return Image{}, fmt.Errorf("derive: %w", err)
 	}
 	d := *t
-	d.cfg.MaxPixels = min(t.cfg.MaxPixels, maxDerivePixels)
+	d.cfg.MaxPixels = t.deriveLimit()
 	d.cfg.FullJPEGDecode = false
 	out, err := d.previews(bytes.NewReader(stored), int64(len(stored)), []Box{box})
 	if err != nil {
 		return Image{}, fmt.Errorf("derive %v: %w", box, err)
 	}
 	return out[0], nil
+}
+
+// deriveLimit is the most pixels Derive decodes.
+func (t *Transformer) deriveLimit() int64 { return min(t.cfg.MaxPixels, maxDerivePixels) }
+
+// Derives reports whether Derive takes a stored preview of w x h pixels;
+// a larger one needs the full pipeline and a worker slot (Previews), which
+// the HTTP layer budgets per client.
+func (t *Transformer) Derives(w, h int) bool {
+	return w > 0 && h > 0 && int64(w)*int64(h) <= t.deriveLimit()
 }

@@ -22,7 +22,8 @@ type header struct {
 	// by decode.
 	quality int
 	// icc converts the pixels to sRGB; nil when the file has no profile,
-	// an sRGB one, or one we do not convert (see icc.go).
+	// an sRGB one, or one we do not convert (see icc.go), and no PNG gamma
+	// to apply (pnggamma.go).
 	icc *iccTransform
 }
 
@@ -97,6 +98,10 @@ func readHeader(rr *replayReader, maxPixels int64, wantDecode bool) (header, err
 		if wantDecode {
 			rr.rewind()
 			h.icc, _ = newICCTransform(pngICC(rr))
+			if h.icc == nil {
+				rr.rewind()
+				h.icc = newGammaTransform(pngGammaOf(rr))
+			}
 		}
 	case formatWebP:
 		if !wantDecode {

@@ -9,17 +9,14 @@ import (
 
 // previews is Previews without the worker slot.
 func (t *Transformer) previews(r io.Reader, origSize int64, boxes []Box) ([]Image, error) {
-	out, _, err := t.render(r, origSize, boxes, false, plainEncoder)
+	out, _, err := t.render(r, origSize, boxes, false, nil)
 	return out, err
 }
 
 // encoder turns one box's upright pixels into its answer; q is the JPEG
-// quality the pipeline chose for it.
+// quality the pipeline chose for it. A nil encoder makes the plain
+// preview: baseline JPEG, or PNG with transparency (renderBox).
 type encoder func(res *image.NRGBA, box Box, q int) (Image, error)
-
-// plainEncoder makes the plain preview: baseline JPEG, or PNG with
-// transparency.
-func plainEncoder(res *image.NRGBA, _ Box, q int) (Image, error) { return encode(res, q) }
 
 // render makes the previews of boxes with enc and, with withPlaceholder,
 // the placeholder, all from one decode.
@@ -102,11 +99,10 @@ func (t *Transformer) render(r io.Reader, origSize int64, boxes []Box, withPlace
 		if !fits {
 			q = t.quality(h)
 		}
-		res := orient(resample(base, win, tg.w, tg.h), h.orientation)
-		if smallest == nil || res.Rect.Dx()*res.Rect.Dy() < smallest.Rect.Dx()*smallest.Rect.Dy() {
+		img, res, err := renderBox(base, win, tg.w, tg.h, h.orientation, boxes[i], q, withPlaceholder, enc)
+		if res != nil && (smallest == nil || res.Rect.Dx()*res.Rect.Dy() < smallest.Rect.Dx()*smallest.Rect.Dy()) {
 			smallest = res
 		}
-		img, err := enc(res, boxes[i], q)
 		if err != nil {
 			return nil, nil, fmt.Errorf("box %v: %w", boxes[i], err)
 		}
@@ -126,6 +122,31 @@ func (t *Transformer) render(r io.Reader, origSize int64, boxes []Box, withPlace
 	return out, placeholder, nil
 }
 
+// renderBox resamples window win of base to w x h, orients and encodes it
+// for box with enc (nil: the plain preview). A plain preview of a YCbCr
+// base that is scaled and needs no turning stays in YCbCr throughout
+// (resample_ycbcr.go), unless wantPixels asks for the RGB pixels, which
+// are returned when they were made. An unscaled one goes
+// through RGB as before: it is an original that fits the box, compared
+// in bytes with its re-encode, and that decision should not move with
+// the rounding of a colour conversion.
+func renderBox(base image.Image, win window, w, h, orientation int, box Box, quality int, wantPixels bool, enc encoder) (Image, *image.NRGBA, error) {
+	scaled := win != fullWindow(base) || base.Bounds().Dx() != w || base.Bounds().Dy() != h
+	if ycc, ok := base.(*image.YCbCr); ok && enc == nil && scaled && orientation == 1 && !wantPixels {
+		if out, ok := resampleYCbCr(ycc, win, w, h); ok {
+			img, err := encodeYCbCr(out, quality)
+			return img, nil, err
+		}
+	}
+	res := orient(resample(base, win, w, h), orientation)
+	if enc == nil {
+		img, err := encode(res, quality)
+		return img, res, err
+	}
+	img, err := enc(res, box, quality)
+	return img, res, err
+}
+
 // quality is the JPEG quality for a preview of h: Config.JPEGQuality, or
 // the original's own when that is lower, since encoding a quality-50 photo
 // at 85 spends bytes on its artefacts (a small original scaled into a
@@ -139,9 +160,10 @@ func (t *Transformer) quality(h header) int {
 
 // originalServable: the original can stand in for a preview only if every
 // small browser shows it correctly as is: a JPEG, PNG or GIF (not WebP)
-// that needs no rotation (old browsers ignore EXIF orientation).
+// that needs no rotation (old browsers ignore EXIF orientation) and no
+// colour conversion (they ignore ICC profiles and PNG gamma too).
 func originalServable(h header) bool {
-	return h.orientation == 1 && (h.format == formatJPEG || h.format == formatPNG || h.format == formatGIF)
+	return h.orientation == 1 && h.icc == nil && (h.format == formatJPEG || h.format == formatPNG || h.format == formatGIF)
 }
 
 // avatar is Avatar without the worker slot.

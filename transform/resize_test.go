@@ -4,6 +4,7 @@ import (
 	"image"
 	"image/color"
 	"image/draw"
+	"math"
 	"testing"
 )
 
@@ -105,6 +106,46 @@ func TestPreShrinkPremultipliedRGBA(t *testing.T) {
 	for i := range got.Pix {
 		if d := int(got.Pix[i]) - int(want.Pix[i]); d < -2 || d > 2 {
 			t.Fatalf("byte %d: RGBA path %d, NRGBA path %d", i, got.Pix[i], want.Pix[i])
+		}
+	}
+}
+
+// TestTapsMatchTheKernel: makeTaps advances the kernel's sines by rotation;
+// its weights must be the Lanczos-3 kernel evaluated directly, normalised.
+func TestTapsMatchTheKernel(t *testing.T) {
+	kernel := func(x float64) float64 {
+		if x = math.Abs(x); x >= 3 {
+			return 0
+		} else if x < 1e-9 {
+			return 1
+		}
+		return 3 * math.Sin(math.Pi*x) * math.Sin(math.Pi*x/3) / (math.Pi * math.Pi * x * x)
+	}
+	for _, c := range []struct {
+		lo, hi    float64
+		srcN, dst int
+	}{{0, 80, 80, 67}, {0, 250.125, 251, 100}, {0.5, 40, 41, 40}, {0, 30, 30, 97}, {0, 3000, 3000, 7}} {
+		tp := makeTaps(c.lo, c.hi, c.srcN, c.dst)
+		scale := (c.hi - c.lo) / float64(c.dst)
+		fscale := max(scale, 1)
+		for i := range c.dst {
+			centre := c.lo + (float64(i)+0.5)*scale
+			want := make([]float64, c.srcN)
+			sum := 0.0
+			for j := -c.srcN; j < 2*c.srcN; j++ {
+				w := kernel((float64(j) + 0.5 - centre) / fscale)
+				want[min(max(j, 0), c.srcN-1)] += w
+				sum += w
+			}
+			for j := range want {
+				var got float64
+				if k := j - tp.first[i]; k >= 0 && k < tp.n[i] {
+					got = float64(tp.weight[i*tp.stride+k])
+				}
+				if math.Abs(got-want[j]/sum) > 1e-5 {
+					t.Fatalf("%+v: output %d, source %d: weight %.7f, kernel says %.7f", c, i, j, got, want[j]/sum)
+				}
+			}
 		}
 	}
 }

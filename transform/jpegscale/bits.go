@@ -1,6 +1,7 @@
 package jpegscale
 
 import (
+	"encoding/binary"
 	"errors"
 	"io"
 )
@@ -98,6 +99,18 @@ func (d *reader) skip(n int) error {
 // scan that ends exactly at a marker decodes; past maxPadBytes at the end of
 // input it reports truncation.
 func (d *reader) fill() error {
+	if d.marker == 0 && d.pos+8 <= d.n {
+		// Fast path: the next 8 bytes hold no 0xFF (no stuffing, no
+		// marker), so as many whole bytes as fit go in at once.
+		w := binary.BigEndian.Uint64(d.buf[d.pos:])
+		if x := ^w; (x-0x0101010101010101)&^x&0x8080808080808080 == 0 {
+			n := (64 - d.nbits) / 8 // 1..8 bytes, as nbits <= 56
+			d.acc |= w >> (64 - 8*n) << (64 - d.nbits - 8*n)
+			d.nbits += 8 * n
+			d.pos += int(n)
+			return nil
+		}
+	}
 	for d.nbits <= 56 {
 		var b byte
 		if d.marker != 0 {

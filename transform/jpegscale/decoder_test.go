@@ -11,8 +11,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"testing/iotest"
+	"time"
 
 	"github.com/xmppmedia/mediaserver/transform/internal/testimage"
 )
@@ -415,4 +417,59 @@ func TestQualityEstimate(t *testing.T) {
 			t.Errorf("quality %d estimated as %d", q, got)
 		}
 	}
+}
+
+// BenchmarkDecodeStoredPreview: the decode Derive does most, a 320x480
+// quality-85 4:2:0 baseline file (as the pipeline stores for the 320x480
+// box) at 1/4 and 1/2.
+//
+//	go test ./transform/jpegscale -run '^$' -bench StoredPreview -benchtime 2000x -cpu 1
+func BenchmarkDecodeStoredPreview(b *testing.B) {
+	// A photo shrunk 5x by box averaging: as smooth as a real preview
+	// (the generated photo at 320x480 has texture down to 3 pixels).
+	const k = 5
+	big := testimage.Photo(320*k, 480*k, 7)
+	small := image.NewRGBA(image.Rect(0, 0, 320, 480))
+	for y := range 480 {
+		for x := range 320 {
+			for c := range 4 {
+				sum := 0
+				for j := range k {
+					for i := range k {
+						sum += int(big.Pix[big.PixOffset(x*k+i, y*k+j)+c])
+					}
+				}
+				small.Pix[small.PixOffset(x, y)+c] = uint8((sum + k*k/2) / (k * k))
+			}
+		}
+	}
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, small, &jpeg.Options{Quality: 85}); err != nil {
+		b.Fatal(err)
+	}
+	data := buf.Bytes()
+	for _, shrink := range []int{4, 2} {
+		b.Run(fmt.Sprintf("1/%d", shrink), func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			before := cpuTime()
+			for range b.N {
+				d, err := NewDecoder(bytes.NewReader(data))
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := d.Decode(shrink); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64((cpuTime()-before).Microseconds())/float64(b.N), "cpu-µs/op")
+		})
+	}
+}
+
+// cpuTime is the process's CPU time (user+system): on a shared machine it
+// says what a decode costs better than the wall clock.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -199,26 +199,74 @@ func (d *Decoder) block(sp scanParams, c *component, bx, by int) error {
 		return nil
 	}
 
+	return d.baselineBlock(c, bx, by)
+}
+
+// baselineBlock decodes one block of a sequential scan and outputs its
+// pixels. It is the hot loop of a derived preview: the bit buffer is kept
+// in locals, and a coefficient whose code and magnitude fit in lookBits
+// (nearly all of them) costs one table read. Coefficients above maxK are
+// skipped by their length alone.
+func (d *Decoder) baselineBlock(c *component, bx, by int) error {
+	rd := d.rd
 	q := &d.quant[c.tq]
-	t, err := d.rd.decode(&d.dc[c.dcTab])
-	if err != nil {
-		return err
-	}
-	diff, err := d.rd.receiveExtend(uint(t))
-	if err != nil {
-		return err
-	}
-	c.pred += diff
 	maxK := d.maxK()
 	var coef [16]float32 // n x n, row-major by vertical frequency
-	coef[0] = float32(c.pred * int32(q[0]))
-	ac := &d.ac[c.acTab]
-	for k := 1; k < 64; k++ {
-		rs, err := d.rd.decode(ac)
+
+	if rd.nbits < 32 {
+		if err := rd.fill(); err != nil {
+			return err
+		}
+	}
+	var diff int32
+	if e := d.dc[c.dcTab].lut[rd.acc>>(64-lookBits)]; e.totalLen() != 0 && e.symbol() < 16 {
+		rd.acc <<= e.totalLen()
+		rd.nbits -= e.totalLen()
+		diff = e.value()
+	} else {
+		t, err := rd.decode(&d.dc[c.dcTab])
 		if err != nil {
 			return err
 		}
-		r, s := int(rs>>4), uint(rs&15)
+		if diff, err = rd.receiveExtend(uint(t)); err != nil {
+			return err
+		}
+	}
+	c.pred += diff
+	coef[0] = float32(c.pred * int32(q[0]))
+
+	ac := &d.ac[c.acTab]
+	acc, nbits := rd.acc, rd.nbits
+	for k := 1; k < 64; k++ {
+		if nbits < 32 {
+			rd.acc, rd.nbits = acc, nbits
+			if err := rd.fill(); err != nil {
+				return err
+			}
+			acc, nbits = rd.acc, rd.nbits
+		}
+		e := ac.lut[acc>>(64-lookBits)]
+		var rs uint8
+		var v int32
+		if n := e.totalLen(); n != 0 {
+			acc <<= n
+			nbits -= n
+			rs, v = e.symbol(), e.value()
+		} else {
+			// A long code or a long magnitude: the general path.
+			rd.acc, rd.nbits = acc, nbits
+			var err error
+			if rs, err = rd.decode(ac); err != nil {
+				return err
+			}
+			if s := uint(rs & 15); s != 0 {
+				if v, err = rd.receiveExtend(s); err != nil {
+					return err
+				}
+			}
+			acc, nbits = rd.acc, rd.nbits
+		}
+		r, s := int(rs>>4), rs&15
 		if s == 0 {
 			if r != 15 {
 				break // EOB
@@ -232,19 +280,11 @@ func (d *Decoder) block(sp scanParams, c *component, bx, by int) error {
 			// the rest of the block rather than the file; so do we.
 			break
 		}
-		if k > maxK {
-			// Not needed at this scale: consume the bits only.
-			if _, err := d.rd.bits(s); err != nil {
-				return err
-			}
-			continue
+		if k <= maxK {
+			d.put(&coef, k, v*int32(q[k]))
 		}
-		v, err := d.rd.receiveExtend(s)
-		if err != nil {
-			return err
-		}
-		d.put(&coef, k, v*int32(q[k]))
 	}
+	rd.acc, rd.nbits = acc, nbits
 	d.output(c, bx, by, &coef)
 	return nil
 }
