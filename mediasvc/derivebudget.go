@@ -55,3 +55,22 @@ func (s *Server) chargeWorkerDerive(r *http.Request) error {
 	}
 	return nil
 }
+
+// smallVariantSide bounds the boxes whose variants are not charged: a
+// WebP or budget rendering for at most 128x128 pixels (avatars, the demo's
+// 32x32 tiny previews) costs a fraction of a 320x480 one's.
+const smallVariantSide = 128
+
+// variantCharged: rendering variant v for want is charged to the client's
+// source (chargeWorkerDerive) when the client shaped it: a ?maxbytes
+// budget (one of up to 112 steps per box), or a box outside the stored
+// set larger than smallVariantSide (each distinct box a new rendering).
+// Every variant holds a worker slot; the variants of stored boxes (WebP,
+// Save-Data: a few per item) and of small boxes are not charged, so that
+// a page of pictures, all WebP, never runs out.
+func variantCharged(stored bool, want transform.Box, v transform.Variant) bool {
+	if v.MaxBytes > 0 && !v.BestEffort {
+		return true
+	}
+	return !stored && (want.Width > smallVariantSide || want.Height > smallVariantSide)
+}

@@ -120,3 +120,62 @@ func TestDeriveBudgetCountsIPv6By64(t *testing.T) {
 		t.Fatalf("the next /64: %v", err)
 	}
 }
+
+// TestClientShapedVariantsAreBudgetedPerSource: every ?maxbytes step is
+// a new search in a worker slot, so one source gets its burst of them,
+// then 429; the variants a page of pictures asks for (WebP of a stored
+// box, WebP of a small box such as the demo's 32x32 tiny previews) are
+// not charged and still come, and another source still gets its budget.
+func TestClientShapedVariantsAreBudgetedPerSource(t *testing.T) {
+	e := newEnv(t)
+	e.srv = e.newServer(DefaultConfig())
+	frozen := e.srv.now()
+	e.srv.now = func() time.Time { return frozen }
+	e.http = httptestServer(t, e.srv)
+	m := e.mustUpload(privateChan, alice, photoJPEG(t), "image/jpeg")
+	get := func(c *http.Client, query, accept string) *http.Response {
+		t.Helper()
+		req, err := http.NewRequest("GET", e.url("/"+privateChan+"/"+m.ID+query), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Basic "+cred(alice))
+		if accept != "" {
+			req.Header.Set("Accept", accept)
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	flooder := clientFrom(t, "127.0.0.1")
+	for i := range workerDeriveBurst + 2 {
+		// Distinct steps, all below the plain preview (about 14 KB), so
+		// each is a search.
+		n := 3000 + i*1024
+		resp := get(flooder, fmt.Sprintf("?maxwidth=320&maxheight=480&maxbytes=%d", n), "")
+		switch {
+		case i < workerDeriveBurst && resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusRequestEntityTooLarge:
+			t.Fatalf("maxbytes=%d, %d of the burst: status %d", n, i+1, resp.StatusCode)
+		case i >= workerDeriveBurst && (resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == ""):
+			t.Fatalf("maxbytes=%d past the burst of %d: status %d, Retry-After %q; want 429 with Retry-After",
+				n, workerDeriveBurst, resp.StatusCode, resp.Header.Get("Retry-After"))
+		}
+	}
+	for _, q := range []string{"?maxwidth=320&maxheight=480", "?maxwidth=32&maxheight=32", "?maxwidth=33&maxheight=33", "?maxwidth=50&maxheight=50"} {
+		if resp := get(flooder, q, acceptChrome); resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "image/webp" {
+			t.Errorf("%s as WebP from the spent source: %d %s, want 200 image/webp", q, resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+	}
+	if resp := get(flooder, "?maxwidth=300&maxheight=300", acceptChrome); resp.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("a distinct 300x300 WebP from the spent source: %d, want 429", resp.StatusCode)
+	}
+	if resp := get(clientFrom(t, "127.0.0.2"), "?maxwidth=320&maxheight=480&maxbytes=9000", ""); resp.StatusCode != http.StatusOK {
+		t.Errorf("another address: status %d", resp.StatusCode)
+	}
+}

@@ -83,7 +83,7 @@ func (s *Server) servePreview(w http.ResponseWriter, r *http.Request, it cachedI
 		return err
 	}
 	plainIsStored := stored || fitsBox(m, box, want)
-	if !v.Plain() && !(plainIsStored && v.MaxBytes > 0 && p.Size <= int64(v.MaxBytes)) {
+	if !v.Plain() && !(plainIsStored && !v.WebP && v.MaxBytes > 0 && p.Size <= int64(v.MaxBytes)) {
 		return s.serveVariant(w, r, it, dec, p, stored, want, v)
 	}
 	if !plainIsStored {

@@ -45,8 +45,8 @@ func (s *Server) previewVary() string {
 // previewVariant reads what a preview request asks beyond its box: WebP
 // when Accept lists it, a byte budget from ?maxbytes (a hard limit:
 // nothing fitting is refused) or else from Save-Data: on (a wish: nothing
-// fitting gets the smallest acceptable preview). A budget is met with
-// JPEG, so with one WebP is not asked for (one cached answer for both).
+// fitting gets the smallest acceptable preview). With both, the answer is
+// the WebP when it fits the budget, else a JPEG (transform.Variant).
 func (s *Server) previewVariant(r *http.Request, want transform.Box) (transform.Variant, error) {
 	v := transform.Variant{WebP: acceptsWebP(r.Header.Values("Accept"))}
 	q := r.URL.Query()
@@ -60,9 +60,6 @@ func (s *Server) previewVariant(r *http.Request, want transform.Box) (transform.
 		v.MaxBytes = budgetStep(n)
 	case s.cfg.SaveDataBytes > 0 && saveData(r.Header.Values("Save-Data")):
 		v.MaxBytes, v.BestEffort = budgetStep(saveDataBudget(s.cfg.SaveDataBytes, want)), true
-	}
-	if v.MaxBytes > 0 {
-		v.WebP = false
 	}
 	return v, nil
 }
@@ -132,17 +129,23 @@ func saveData(values []string) bool {
 }
 
 // variantName tells variants apart in cache keys and ETags: "webp",
-// "b<budget>" for maxbytes, "s<budget>" for Save-Data's best effort.
+// "b<budget>" for maxbytes, "s<budget>" for Save-Data's best effort, a
+// budget for a WebP browser with "-webp" after it.
 func variantName(v transform.Variant) string {
+	name := ""
 	switch {
 	case v.MaxBytes > 0 && v.BestEffort:
-		return "s" + strconv.Itoa(v.MaxBytes)
+		name = "s" + strconv.Itoa(v.MaxBytes)
 	case v.MaxBytes > 0:
-		return "b" + strconv.Itoa(v.MaxBytes)
-	case v.WebP:
-		return "webp"
+		name = "b" + strconv.Itoa(v.MaxBytes)
 	}
-	return ""
+	switch {
+	case v.WebP && name == "":
+		return "webp"
+	case v.WebP:
+		return name + "-webp"
+	}
+	return name
 }
 
 // variantETag names one variant of m's preview for box: the plain
@@ -171,9 +174,10 @@ func (s *Server) serveVariant(w http.ResponseWriter, r *http.Request, it cachedI
 	}
 	if notModified(r, etag, m.Updated) {
 		// The tag names the variant before it is made: a revalidation
-		// costs no rendering. The type is the one a rendering has (a 304
-		// sends none), so that the 304 carries no attachment headers for
-		// a cache to merge into the stored image's.
+		// costs no rendering. The type is an image type a rendering has
+		// (a 304 sends none; a budget's answer may be either), so that the
+		// 304 carries no attachment headers for a cache to merge into the
+		// stored image's.
 		b.mimeType = "image/jpeg"
 		if v.WebP {
 			b.mimeType = "image/webp"
@@ -188,6 +192,11 @@ func (s *Server) serveVariant(w http.ResponseWriter, r *http.Request, it cachedI
 		src.MimeType = m.MimeType
 	}
 	key := derivedKey{entity: m.Entity, id: m.ID, sha1: m.SHA1, updated: m.Updated.UnixNano(), box: want, variant: variantName(v)}
+	if _, ok := s.derived.get(key); !ok && variantCharged(stored, want, v) {
+		if err := s.chargeWorkerDerive(r); err != nil {
+			return err
+		}
+	}
 	d, err := s.derivedOnce(r.Context(), key, func(ctx context.Context) (derived, error) { return s.renderVariant(ctx, src, want, v) })
 	if err != nil {
 		return err

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xmppmedia/mediaserver/internal/ratelimit"
 	"golang.org/x/image/webp"
 )
 
@@ -362,20 +363,26 @@ func TestByteBudgets(t *testing.T) {
 	path := "/" + privateChan + "/" + m.ID
 	plain, _ := e.do("GET", path+"?maxwidth=320&maxheight=480", carol, nil, nil)
 	plainSize := plain.ContentLength
+	// The photo's WebP at the plain quality is about 11 KB: a WebP browser
+	// gets it for a budget it fits, a JPEG for one it does not.
 	for _, tc := range []struct {
 		query    string
 		header   http.Header
 		maxBytes int
 		w, h     int
+		mime     string
 	}{
-		{"?maxwidth=320&maxheight=480&maxbytes=12000", nil, 12000, 320, 240},
-		{"?maxwidth=320&maxheight=480&maxbytes=6000", nil, 6000, 320, 240},
-		{"?maxwidth=320&maxheight=480&maxbytes=6000", http.Header{"Accept": {acceptChrome}}, 6000, 320, 240},
-		{"?maxwidth=320&maxheight=480&maxbytes=1000000", nil, 1000000, 320, 240},
-		{"?maxwidth=200&maxheight=200&maxbytes=3000", nil, 3000, 200, 150},
-		{"?maxwidth=320&maxheight=480", http.Header{"Save-Data": {"on"}}, 10240, 320, 240},
-		{"?maxwidth=240&maxheight=320", http.Header{"Save-Data": {"On"}}, 5120, 240, 180},
-		{"?maxwidth=320&maxheight=480&maxbytes=4000", http.Header{"Save-Data": {"on"}}, 4000, 320, 240},
+		{"?maxwidth=320&maxheight=480&maxbytes=12000", nil, 12000, 320, 240, "image/jpeg"},
+		{"?maxwidth=320&maxheight=480&maxbytes=6000", nil, 6000, 320, 240, "image/jpeg"},
+		{"?maxwidth=320&maxheight=480&maxbytes=6000", http.Header{"Accept": {acceptChrome}}, 6000, 320, 240, "image/jpeg"},
+		{"?maxwidth=320&maxheight=480&maxbytes=1000000", nil, 1000000, 320, 240, "image/jpeg"},
+		{"?maxwidth=320&maxheight=480&maxbytes=1000000", http.Header{"Accept": {acceptChrome}}, 1000000, 320, 240, "image/webp"},
+		{"?maxwidth=200&maxheight=200&maxbytes=3000", nil, 3000, 200, 150, "image/jpeg"},
+		{"?maxwidth=320&maxheight=480", http.Header{"Save-Data": {"on"}}, 10240, 320, 240, "image/jpeg"},
+		// The demo's tiny preview: its WebP is far below the box's 2048 bytes.
+		{"?maxwidth=32&maxheight=32", http.Header{"Save-Data": {"on"}, "Accept": {acceptChrome}}, 2048, 32, 24, "image/webp"},
+		{"?maxwidth=240&maxheight=320", http.Header{"Save-Data": {"On"}}, 5120, 240, 180, "image/jpeg"},
+		{"?maxwidth=320&maxheight=480&maxbytes=4000", http.Header{"Save-Data": {"on"}}, 4000, 320, 240, "image/jpeg"},
 	} {
 		t.Run(fmt.Sprint(tc.query, tc.header), func(t *testing.T) {
 			resp, b := e.do("GET", path+tc.query, carol, nil, tc.header)
@@ -385,14 +392,14 @@ func TestByteBudgets(t *testing.T) {
 			if len(b) > tc.maxBytes {
 				t.Errorf("%d bytes, budget %d", len(b), tc.maxBytes)
 			}
-			if ct := resp.Header.Get("Content-Type"); ct != "image/jpeg" {
-				t.Errorf("Content-Type %s: budgets are met with JPEG", ct)
+			if ct := resp.Header.Get("Content-Type"); ct != tc.mime {
+				t.Errorf("Content-Type %s, want %s", ct, tc.mime)
 			}
-			bd := decodeAnswer(t, "image/jpeg", b).Bounds()
+			bd := decodeAnswer(t, tc.mime, b).Bounds()
 			if bd.Dx() > tc.w || bd.Dy() > tc.h || bd.Dx() < tc.w/2 || bd.Dy() < tc.h/2 {
 				t.Errorf("%dx%d, want within %dx%d and at least half of it", bd.Dx(), bd.Dy(), tc.w, tc.h)
 			}
-			t.Logf("%dx%d, %d bytes (plain 320x480: %d)", bd.Dx(), bd.Dy(), len(b), plainSize)
+			t.Logf("%s %dx%d, %d bytes (plain 320x480: %d)", tc.mime, bd.Dx(), bd.Dy(), len(b), plainSize)
 		})
 	}
 	for _, bad := range []string{"abc", "-5", "0", "1023", "1e4", "12.5", "", "16777217", "99999999999999999999"} {
@@ -501,6 +508,9 @@ func TestVariantMadeOnceAndBounded(t *testing.T) {
 	m := e.mustUpload(privateChan, alice, photoJPEG(t), "image/jpeg")
 	counts := &countingMetrics{}
 	e.srv.metrics = counts
+	// This test counts renderings; one source's budget of ?maxbytes
+	// searches is TestClientShapedVariantsAreBudgetedPerSource's.
+	e.srv.deriveBudgets = ratelimit.New(100, time.Second, 10)
 	path := "/" + privateChan + "/" + m.ID + "?maxwidth=320&maxheight=480"
 	var wg sync.WaitGroup
 	for range 6 {

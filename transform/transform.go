@@ -235,7 +235,7 @@ func (t *Transformer) PreviewsAndPlaceholder(ctx context.Context, r io.Reader, o
 		return nil, nil, fmt.Errorf("previews: %w", err)
 	}
 	defer release()
-	out, placeholder, err := t.render(r, origSize, boxes, true, plainEncoder)
+	out, placeholder, err := t.render(r, origSize, boxes, true, nil)
 	if err != nil {
 		return nil, nil, fmt.Errorf("previews: %w", err)
 	}

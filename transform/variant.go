@@ -17,9 +17,10 @@ type Variant struct {
 	// transparency kept, unless the plain encoding of the same pixels is
 	// no larger.
 	WebP bool
-	// MaxBytes, when positive, is a byte budget: FitBudget's baseline JPEG
-	// within it. A budget is met with JPEG even when WebP is asked for
-	// (FitBudget searches JPEG only; docs/previews.md).
+	// MaxBytes, when positive, is a byte budget. With WebP, the WebP at
+	// the plain quality when it fits (one encode: a WebP budget search
+	// would cost some 20 JPEG searches, docs/previews.md); else, and
+	// without WebP, FitBudget's baseline JPEG within it.
 	MaxBytes int
 	// BestEffort: when no preview within the budget's floors fits
 	// MaxBytes, answer the smallest acceptable one (floor quality at the
@@ -60,6 +61,15 @@ func (t *Transformer) VariantContext(ctx context.Context, r io.Reader, origSize 
 func (v Variant) encoder(res *image.NRGBA, box Box, q int) (Image, error) {
 	switch {
 	case v.MaxBytes > 0:
+		if v.WebP {
+			webp, err := encodeWebP(res, webpQuality(q))
+			if err != nil {
+				return Image{}, err
+			}
+			if len(webp.Data) <= v.MaxBytes {
+				return webp, nil
+			}
+		}
 		b := DefaultBudget(v.MaxBytes)
 		// The pipeline's quality: an original written at a lower one is
 		// not re-encoded above it.

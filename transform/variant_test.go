@@ -31,7 +31,9 @@ func TestVariantContext(t *testing.T) {
 	}{
 		{"webp", Variant{WebP: true}, "image/webp", 320, 240, 0, false},
 		{"budget 10000", Variant{MaxBytes: 10000}, "image/jpeg", 320, 240, 10000, false},
-		{"webp and budget: JPEG", Variant{WebP: true, MaxBytes: 10000}, "image/jpeg", 320, 240, 10000, false},
+		// The WebP at the plain quality is about 14.6 KB (BenchmarkPreviewEncoders).
+		{"webp and budget 20000: the WebP fits", Variant{WebP: true, MaxBytes: 20000}, "image/webp", 320, 240, 20000, false},
+		{"webp and budget 10000: the WebP does not fit, a JPEG does", Variant{WebP: true, MaxBytes: 10000}, "image/jpeg", 320, 240, 10000, false},
 		{"budget 1500: nothing fits", Variant{MaxBytes: 1500}, "", 0, 0, 0, true},
 		{"budget 1500, best effort: the floors", Variant{MaxBytes: 1500, BestEffort: true}, "image/jpeg", 160, 120, 0, false},
 	} {
