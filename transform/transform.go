@@ -13,10 +13,12 @@
 //	decode.go     first frame: jpegscale, image/jpeg, PNG, GIF, WebP, HEIC, AVIF
 //	ycbcrrange.go lossy WebP's studio-range YCbCr made full range
 //	icc.go        matrix/TRC ICC profiles converted to sRGB
+//	pnggamma.go   PNG gAMA converted to sRGB, through the same tables
 //	resize.go     fitting, cheap box pre-shrink to ~2x the target
 //	resample.go   Lanczos over the picture's true window
+//	resample_ycbcr.go the same, plane by plane, for a JPEG that stays YCbCr
 //	crop.go       crop without copying, for avatars
-//	encode.go     baseline JPEG, or PNG when the result has transparency
+//	encode.go     baseline JPEG (jpegenc for YCbCr planes), or PNG when the result has transparency
 //	encode_webp.go lossy WebP (alpha kept) for browsers that ask for it
 //	placeholder.go a ThumbHash of the decoded picture, for pages to show first
 //	budget.go     the best JPEG within a byte budget: joint search over quality and size

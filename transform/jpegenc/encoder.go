@@ -20,6 +20,8 @@ import (
 	"image"
 	"math"
 	"math/bits"
+
+	"github.com/xmppmedia/mediaserver/transform/internal/jpegtables"
 )
 
 // Options for Encode.
@@ -122,9 +124,9 @@ func newEncoder(quality int) *encoder {
 		dcLuma: dcLumaSpec.codes(), acLuma: acLumaSpec.codes(),
 		dcChroma: dcChromaSpec.codes(), acChroma: acChromaSpec.codes(),
 	}
-	for zz, n := range unzig {
-		ql := min(255, max(1, (int(quantLuma[n])*scale+50)/100))
-		qc := min(255, max(1, (int(quantChroma[n])*scale+50)/100))
+	for zz, n := range jpegtables.Unzig {
+		ql := min(255, max(1, (int(jpegtables.QuantLuma[n])*scale+50)/100))
+		qc := min(255, max(1, (int(jpegtables.QuantChroma[n])*scale+50)/100))
 		e.quantLuma[zz], e.quantChroma[zz] = uint8(ql), uint8(qc)
 		s := 8 * aanScale(int(n/8)) * aanScale(int(n%8))
 		e.qLuma[n] = float32(1 / (float64(ql) * s))
@@ -170,7 +172,7 @@ func (e *encoder) block(bw *bitWriter, blk *[64]float32, q *[64]float32, dc, ac 
 	bw.put(uint32(dc.code[s])<<s|bits, uint(dc.size[s])+s)
 	run := uint(0)
 	for zz := 1; zz < 64; zz++ {
-		n := unzig[zz]
+		n := jpegtables.Unzig[zz]
 		v := round(blk[n] * q[n])
 		if v == 0 {
 			run++

@@ -20,6 +20,8 @@ import (
 	"image"
 	"io"
 	"math"
+
+	"github.com/xmppmedia/mediaserver/transform/internal/jpegtables"
 )
 
 // ErrUnsupported: a valid JPEG this decoder does not handle; use a full decoder.
@@ -53,14 +55,6 @@ const (
 	mAPP14 = 0xEE
 	mCOM   = 0xFE
 )
-
-// unzig maps zig-zag order index to natural (row*8+col) order.
-var unzig = [64]uint8{
-	0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5,
-	12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6, 7, 14, 21, 28,
-	35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51,
-	58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
-}
 
 type component struct {
 	id     uint8
@@ -110,19 +104,6 @@ func (d *Decoder) Height() int { return d.height }
 // down (2, 2 for 4:2:0; 1, 1 for 4:4:4 and for grayscale).
 func (d *Decoder) Sampling() (h, v int) { return d.hmax, d.vmax }
 
-// ijgLuma is the example luminance quantization table of ITU T.81 Annex K
-// (natural order), which libjpeg scales by its quality setting.
-var ijgLuma = [64]uint16{
-	16, 11, 10, 16, 24, 40, 51, 61,
-	12, 12, 14, 19, 26, 58, 60, 55,
-	14, 13, 16, 24, 40, 57, 69, 56,
-	14, 17, 22, 29, 51, 87, 80, 62,
-	18, 22, 37, 56, 68, 109, 103, 77,
-	24, 35, 55, 64, 81, 104, 113, 92,
-	49, 64, 78, 87, 103, 121, 120, 101,
-	72, 92, 95, 98, 112, 100, 103, 99,
-}
-
 // Quality estimates the libjpeg quality (1..100) the file was written at,
 // from its luma quantization table against the Annex K table that libjpeg,
 // Go's image/jpeg and most cameras scale: 5000/q percent below 50, 200-2q
@@ -140,7 +121,7 @@ func (d *Decoder) Quality() int {
 			ones++
 		case v < 255:
 			sum += float64(v)
-			std += float64(ijgLuma[unzig[k]])
+			std += float64(jpegtables.QuantLuma[jpegtables.Unzig[k]])
 		}
 	}
 	if std == 0 {
@@ -555,7 +536,7 @@ func (d *Decoder) maxK() int { return [5]int{0, 0, 4, 0, 24}[d.n] }
 // put stores the dequantized coefficient of zig-zag index k into the n x n
 // low-frequency block if it falls inside it.
 func (d *Decoder) put(coef *[16]float32, k int, v int32) {
-	nat := unzig[k]
+	nat := jpegtables.Unzig[k]
 	row, col := int(nat>>3), int(nat&7)
 	if row < d.n && col < d.n {
 		coef[row*d.n+col] = float32(v)
