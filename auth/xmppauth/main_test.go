@@ -45,7 +45,7 @@ func TestMain(m *testing.M) { os.Exit(runTests(m)) }
 func runTests(m *testing.M) int {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	srv, err := localxmpp.Start(ctx, localxmpp.Options{Debug: os.Getenv("PROSODY_DEBUG") != "", ExtraComponents: []string{"media2.localhost", "media3.localhost", "media4.localhost"}})
+	srv, err := localxmpp.Start(ctx, localxmpp.Options{Debug: os.Getenv("PROSODY_DEBUG") != "", ExtraComponents: []string{"media2.localhost", "media3.localhost", "media4.localhost", "media5.localhost"}})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "FAIL: start Prosody for the xmppauth tests:", err)
 		return 1
