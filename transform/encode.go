@@ -33,9 +33,9 @@ func encode(img *image.NRGBA, quality int) (Image, error) {
 }
 
 // encodeYCbCr writes a 4:2:0 image (resampleYCbCr's) as a baseline JPEG
-// with jpegenc, which takes the planes as they are: the file image/jpeg
-// would write for them (same tables), for half its CPU time
-// (BenchmarkEncode in transform/jpegenc).
+// with jpegenc, which takes the planes as they are: image/jpeg's tables
+// and headers, for half its CPU time (BenchmarkEncode in
+// transform/jpegenc).
 func encodeYCbCr(img *image.YCbCr, quality int) (Image, error) {
 	data, err := jpegenc.Encode(nil, img, jpegenc.Options{Quality: quality})
 	if err != nil {

@@ -8,7 +8,8 @@
 // the quantizers folded into its output scaling, and the bits go through
 // a 64-bit accumulator into one byte slice.
 //
-// The output is what image/jpeg writes for the same planes and quality:
+// The output is the kind of file image/jpeg writes for the same planes and
+// quality (its coefficients differ only by the two FDCTs' rounding):
 // baseline, 4:2:0, the Annex K quantization tables scaled by quality as
 // libjpeg does and the Annex K Huffman tables, no metadata (no JFIF or
 // EXIF segment), so a reader's quality estimate and every old browser see
