@@ -127,10 +127,20 @@ func (s *Server) coveringStored(ctx context.Context, m storage.Media, want trans
 	if err != nil {
 		return transform.Box{}, fmt.Errorf("previews of %s: %w", m.ID, err)
 	}
+	// Smallest by the pixels the preview has, when m's size is known: a
+	// 4:3 photo's 240x320 preview (240x180) is smaller than its 320x240
+	// one, though the boxes' areas tie.
+	pixels := func(b transform.Box) int {
+		if m.Width > 0 && m.Height > 0 {
+			w, h := b.Fit(m.Width, m.Height)
+			return w * h
+		}
+		return b.Width * b.Height
+	}
 	var best transform.Box
 	for _, p := range ps {
 		b := transform.Box{Width: p.Width, Height: p.Height}
-		if b.Width >= want.Width && b.Height >= want.Height && (best.Width == 0 || b.Width*b.Height < best.Width*best.Height) {
+		if b.Width >= want.Width && b.Height >= want.Height && (best.Width == 0 || pixels(b) < pixels(best)) {
 			best = b
 		}
 	}
