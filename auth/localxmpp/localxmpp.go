@@ -30,6 +30,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/xmppmedia/mediaserver/internal/portwait"
 	"mellium.im/xmpp/jid"
 )
 
@@ -295,7 +296,7 @@ func (s *Server) start(ctx context.Context) error {
 
 	ctx, cancel := context.WithTimeout(ctx, s.opts.StartTimeout)
 	defer cancel()
-	err := waitPorts(ctx, done, s.C2SAddr(), s.ComponentAddr())
+	err := portwait.Wait(ctx, done, s.C2SAddr(), s.ComponentAddr())
 	if err == nil {
 		// Prosody keeps running when a port is taken by someone else; the
 		// port then "accepts" for the other owner. The log tells.
@@ -316,26 +317,6 @@ func (s *Server) start(ctx context.Context) error {
 	s.mu.Lock()
 	s.cmd, s.done = cmd, done
 	s.mu.Unlock()
-	return nil
-}
-
-func waitPorts(ctx context.Context, exited <-chan struct{}, addrs ...string) error {
-	for _, addr := range addrs {
-		for {
-			c, err := net.DialTimeout("tcp", addr, time.Second)
-			if err == nil {
-				c.Close()
-				break
-			}
-			select {
-			case <-exited:
-				return errors.New("prosody exited")
-			case <-ctx.Done():
-				return fmt.Errorf("port %s: %w", addr, ctx.Err())
-			case <-time.After(20 * time.Millisecond):
-			}
-		}
-	}
 	return nil
 }
 

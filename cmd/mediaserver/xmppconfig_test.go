@@ -24,6 +24,7 @@ import (
 	"github.com/xmppmedia/mediaserver/auth/localxmpp"
 	"github.com/xmppmedia/mediaserver/auth/xmppauth"
 	"github.com/xmppmedia/mediaserver/auth/xmppclient"
+	"github.com/xmppmedia/mediaserver/internal/portwait"
 )
 
 // The Prosody configuration we ship works as the operations guide says:
@@ -229,36 +230,13 @@ Include %s
 			<-exited
 		}
 	})
-	waitForPorts(t, "prosody", exited, 10*time.Second, func() string { return out.String() + "\n" + p.log() },
-		p.c2sAddr, p.componentAddr)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := portwait.Wait(ctx, exited, p.c2sAddr, p.componentAddr); err != nil {
+		t.Fatalf("prosody: %v:\n%s\n%s", err, out.String(), p.log())
+	}
 	if strings.Contains(p.log(), "Failed to open server port") {
 		t.Fatalf("a port was taken:\n%s", p.log())
 	}
 	return p
-}
-
-// waitForPorts waits until a server process (name) accepts connections on
-// every addr, failing with its output (logs) if it exits or takes longer
-// than d.
-func waitForPorts(t *testing.T, name string, exited <-chan struct{}, d time.Duration, logs func() string, addrs ...string) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for _, addr := range addrs {
-		for {
-			c, err := net.DialTimeout("tcp", addr, time.Second)
-			if err == nil {
-				c.Close()
-				break
-			}
-			select {
-			case <-exited:
-				t.Fatalf("%s exited:\n%s", name, logs())
-			default:
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s did not open %s:\n%s", name, addr, logs())
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
 }

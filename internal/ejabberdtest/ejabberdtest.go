@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/goccy/go-yaml"
+	"github.com/xmppmedia/mediaserver/internal/portwait"
 	"mellium.im/xmpp/jid"
 )
 
@@ -137,7 +138,9 @@ func Start(t testing.TB, config []byte) *Server {
 			<-exited
 		}
 	})
-	if err := waitPorts(exited, 30*time.Second, s.c2sAddr, s.componentAddr); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := portwait.Wait(ctx, exited, s.c2sAddr, s.componentAddr); err != nil {
 		out, _ := os.ReadFile(console.Name())
 		t.Fatalf("ejabberd: %v\n%s\n%s", err, out, s.Log())
 	}
@@ -214,28 +217,3 @@ func (s *Server) C2SAddr() string { return s.c2sAddr }
 
 // ComponentAddr is the external component (XEP-0114) listener.
 func (s *Server) ComponentAddr() string { return s.componentAddr }
-
-// waitPorts waits until every addr accepts connections, failing if the
-// process exits or d passes.
-func waitPorts(exited <-chan struct{}, d time.Duration, addrs ...string) error {
-	deadline := time.Now().Add(d)
-	for _, addr := range addrs {
-		for {
-			c, err := net.DialTimeout("tcp", addr, time.Second)
-			if err == nil {
-				c.Close()
-				break
-			}
-			select {
-			case <-exited:
-				return fmt.Errorf("exited before opening %s", addr)
-			default:
-			}
-			if time.Now().After(deadline) {
-				return fmt.Errorf("did not open %s within %s", addr, d)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
-	return nil
-}
