@@ -29,8 +29,8 @@ type Config struct {
 	// or an avatar at 50x50); 0 keeps none, deriving on every request.
 	DerivedCacheBytes int64
 	// SaveDataBytes is the byte budget of a preview asked for with
-	// Save-Data: on, for the 320x480 box; other boxes scale by area, at
-	// least 2048 bytes (docs/previews.md). 0 ignores Save-Data.
+	// Save-Data: on, for the 320x480 box; other boxes scale by area, down
+	// to saveDataFloor (variants.go, docs/previews.md). 0 ignores Save-Data.
 	SaveDataBytes int
 	// AvatarsPublic makes every channel's avatar readable by anyone.
 	AvatarsPublic bool

@@ -57,8 +57,9 @@ func requestedBox(ws, hs string) (transform.Box, error) {
 // Every answer varies with Accept and Save-Data (previewVary), whatever
 // its format: a shared cache must never hand one client's WebP to a
 // browser that cannot show it. A request for a variant (WebP, a byte
-// budget: previewVariant) is answered by serveVariant, unless the plain
-// answer is a stored file that already fits the budget.
+// budget: previewVariant) is answered by serveVariant, unless it asks
+// only for a budget (a JPEG-only client) that the plain answer, a stored
+// file, already fits.
 func (s *Server) servePreview(w http.ResponseWriter, r *http.Request, it cachedItem, dec auth.Decision, want transform.Box) error {
 	w.Header().Add("Vary", s.previewVary())
 	m := it.m
