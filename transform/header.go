@@ -97,10 +97,10 @@ func readHeader(rr *replayReader, maxPixels int64, wantDecode bool) (header, err
 		h.orientation = pngOrientation(rr)
 		if wantDecode {
 			rr.rewind()
-			h.icc, _ = newICCTransform(pngICC(rr))
+			profile, gamma := pngColour(rr)
+			h.icc, _ = newICCTransform(profile)
 			if h.icc == nil {
-				rr.rewind()
-				h.icc = newGammaTransform(pngGammaOf(rr))
+				h.icc = newGammaTransform(gamma)
 			}
 		}
 	case formatWebP:

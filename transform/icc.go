@@ -8,6 +8,7 @@ import (
 	"image"
 	"io"
 	"math"
+	"sync"
 )
 
 // Colour profiles. A photo from an iPhone (Display P3) or a camera set to
@@ -37,8 +38,19 @@ var srgbD50 = [3][3]float64{
 type iccTransform struct {
 	lin [3][256]float32 // per channel: sample -> linear light
 	m   [3][3]float32   // linear profile RGB -> linear sRGB
-	enc [1 << 16]uint8  // linear sRGB (quantized) -> 8-bit sRGB
+	enc *[1 << 16]uint8 // linear sRGB (quantized) -> 8-bit sRGB: srgbEncodeTable
 }
+
+// srgbEncodeTable is sRGB's curve from linear light, quantized to 16 bits,
+// to 8-bit samples: the same for every transform, so made once, on the
+// first image that needs a colour conversion (64K math.Pow calls).
+var srgbEncodeTable = sync.OnceValue(func() *[1 << 16]uint8 {
+	var t [1 << 16]uint8
+	for i := range t {
+		t[i] = unit8(255 * srgbEncode(float64(i)/float64(len(t)-1)))
+	}
+	return &t
+})
 
 // newICCTransform parses a profile. It returns nil (and no error) when the
 // profile is sRGB already, within rounding, so the common case costs
@@ -94,9 +106,7 @@ func newICCTransform(p []byte) (*iccTransform, error) {
 			x.m[r][c] = float32(s)
 		}
 	}
-	for i := range x.enc {
-		x.enc[i] = unit8(255 * srgbEncode(float64(i)/float64(len(x.enc)-1)))
-	}
+	x.enc = srgbEncodeTable()
 	return &x, nil
 }
 
@@ -312,48 +322,78 @@ func jpegICC(r io.Reader) []byte {
 	return p
 }
 
-// pngICC returns the profile of a PNG's iCCP chunk (before IDAT), or nil.
-func pngICC(r io.Reader) []byte {
+// pngColour reads a PNG's colour chunks before IDAT in one pass: the
+// profile of its iCCP chunk, or nil; and the gamma of its gAMA chunk
+// (pnggamma.go), 0 when it has none or has an sRGB or iCCP chunk, which
+// take precedence.
+func pngColour(r io.Reader) (profile []byte, gamma float64) {
 	var sig [8]byte
 	if _, err := io.ReadFull(r, sig[:]); err != nil {
-		return nil
+		return nil, 0
+	}
+	overridden := false // an sRGB or iCCP chunk: gAMA does not apply
+	result := func() ([]byte, float64) {
+		if overridden {
+			return profile, 0
+		}
+		return profile, gamma
 	}
 	for scanned := 0; scanned < maxHeaderScan; {
 		var h [8]byte
 		if _, err := io.ReadFull(r, h[:]); err != nil {
-			return nil
+			return result()
 		}
 		n := int(binary.BigEndian.Uint32(h[:4]))
 		typ := string(h[4:8])
 		if typ == "IDAT" || n < 0 || n > maxHeaderScan {
-			return nil
+			return result()
 		}
 		scanned += n + 12
-		if typ != "iCCP" || n > maxICC {
-			if _, err := io.CopyN(io.Discard, r, int64(n)+4); err != nil {
-				return nil
+		var body []byte
+		switch {
+		case typ == "sRGB":
+			overridden = true
+		case typ == "iCCP" && n <= maxICC, typ == "gAMA" && n == 4:
+			body = make([]byte, n)
+			if _, err := io.ReadFull(r, body); err != nil {
+				return result()
 			}
-			continue
+			n = 0 // the body is read; its CRC follows
 		}
-		body := make([]byte, n)
-		if _, err := io.ReadFull(r, body); err != nil {
-			return nil
+		if _, err := io.CopyN(io.Discard, r, int64(n)+4); err != nil {
+			return result()
 		}
-		name := bytes.IndexByte(body, 0)
-		if name < 0 || name+2 > len(body) || body[name+1] != 0 {
-			return nil
+		switch typ {
+		case "gAMA":
+			if body != nil {
+				gamma = float64(binary.BigEndian.Uint32(body)) / 100000
+			}
+		case "iCCP":
+			overridden = true
+			if body != nil && profile == nil {
+				profile = inflateICCP(body)
+			}
 		}
-		zr, err := zlib.NewReader(bytes.NewReader(body[name+2:]))
-		if err != nil {
-			return nil
-		}
-		p, err := io.ReadAll(io.LimitReader(zr, maxICC))
-		if err != nil {
-			return nil
-		}
-		return p
 	}
-	return nil
+	return result()
+}
+
+// inflateICCP is the profile in an iCCP chunk's body (name, NUL,
+// compression method 0, zlib data), or nil.
+func inflateICCP(body []byte) []byte {
+	name := bytes.IndexByte(body, 0)
+	if name < 0 || name+2 > len(body) || body[name+1] != 0 {
+		return nil
+	}
+	zr, err := zlib.NewReader(bytes.NewReader(body[name+2:]))
+	if err != nil {
+		return nil
+	}
+	p, err := io.ReadAll(io.LimitReader(zr, maxICC))
+	if err != nil {
+		return nil
+	}
+	return p
 }
 
 // webpICC returns the profile of a WebP's ICCP chunk (extended format), or

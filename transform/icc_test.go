@@ -139,7 +139,8 @@ func TestICCMatchesLittleCMS(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			x, err := newICCTransform(pngICC(bytes.NewReader(data)))
+			profile, _ := pngColour(bytes.NewReader(data))
+			x, err := newICCTransform(profile)
 			if err != nil || x == nil {
 				t.Fatalf("profile of %s: %v, %v", name, x, err)
 			}

@@ -1,8 +1,6 @@
 package transform
 
 import (
-	"encoding/binary"
-	"io"
 	"math"
 )
 
@@ -13,47 +11,13 @@ import (
 // information, so the pixels are converted to sRGB here, like an ICC
 // profile (icc.go): each sample to linear light by the file's gamma, then
 // sRGB's curve. As the PNG specification orders it, an sRGB or iCCP chunk
-// takes precedence over gAMA (the ICC step handles iCCP). A gamma within
+// takes precedence over gAMA (the ICC step handles iCCP; pngColour reads
+// all three in one pass). A gamma within
 // 5% of 1/2.2 counts as sRGB, as libpng judges a gamma "significant", so
 // the many files written with gAMA 0.45455 beside sRGB colours keep their
 // pixels (and can be served as they are). cHRM is not applied: the
 // primaries are taken to be sRGB's; writers that add cHRM nearly always
 // write sRGB's values, and the PNG suite's files carry none.
-
-// pngGammaOf returns the gamma of a PNG's gAMA chunk (before IDAT), when it
-// has one and no sRGB or iCCP chunk, else 0.
-func pngGammaOf(r io.Reader) float64 {
-	var sig [8]byte
-	if _, err := io.ReadFull(r, sig[:]); err != nil {
-		return 0
-	}
-	gamma := 0.0
-	for scanned := 0; scanned < maxHeaderScan; {
-		var h [8]byte
-		if _, err := io.ReadFull(r, h[:]); err != nil {
-			return 0
-		}
-		n := int(binary.BigEndian.Uint32(h[:4]))
-		switch typ := string(h[4:8]); {
-		case typ == "IDAT" || n < 0 || n > maxHeaderScan:
-			return gamma
-		case typ == "sRGB" || typ == "iCCP":
-			return 0
-		case typ == "gAMA" && n == 4:
-			var g [4]byte
-			if _, err := io.ReadFull(r, g[:]); err != nil {
-				return 0
-			}
-			gamma = float64(binary.BigEndian.Uint32(g[:])) / 100000
-			n = 0 // body read; the CRC follows
-		}
-		scanned += n + 12
-		if _, err := io.CopyN(io.Discard, r, int64(n)+4); err != nil {
-			return 0
-		}
-	}
-	return gamma
-}
 
 // newGammaTransform converts samples encoded with gamma g (sample =
 // light^g) to sRGB; nil when g is 0 or within 5% of 1/2.2.
@@ -68,8 +32,6 @@ func newGammaTransform(g float64) *iccTransform {
 		}
 		x.m[c][c] = 1 // sRGB primaries
 	}
-	for i := range x.enc {
-		x.enc[i] = unit8(255 * srgbEncode(float64(i)/float64(len(x.enc)-1)))
-	}
+	x.enc = srgbEncodeTable()
 	return &x
 }

@@ -60,12 +60,12 @@ func Encode(dst []byte, img *image.YCbCr, o Options) ([]byte, error) {
 		for mx := 0; mx < (w+15)/16; mx++ {
 			for i := range 4 {
 				y.load(&blk, 16*mx+8*(i&1), 16*my+8*(i>>1))
-				predY = e.block(&bw, &blk, &e.qLuma, &e.dcLuma, &e.acLuma, predY)
+				predY = e.block(&bw, &blk, &e.qLuma, e.dcLuma, e.acLuma, predY)
 			}
 			cb.load(&blk, 8*mx, 8*my)
-			predCb = e.block(&bw, &blk, &e.qChroma, &e.dcChroma, &e.acChroma, predCb)
+			predCb = e.block(&bw, &blk, &e.qChroma, e.dcChroma, e.acChroma, predCb)
 			cr.load(&blk, 8*mx, 8*my)
-			predCr = e.block(&bw, &blk, &e.qChroma, &e.dcChroma, &e.acChroma, predCr)
+			predCr = e.block(&bw, &blk, &e.qChroma, e.dcChroma, e.acChroma, predCr)
 		}
 	}
 	dst = bw.finish()
@@ -103,8 +103,8 @@ func (p plane) load(blk *[64]float32, x0, y0 int) {
 type encoder struct {
 	quantLuma, quantChroma [64]uint8   // as written in DQT, zig-zag order
 	qLuma, qChroma         [64]float32 // natural order: 1 / (quantizer x AAN output scale)
-	dcLuma, acLuma         huffmanCode
-	dcChroma, acChroma     huffmanCode
+	dcLuma, acLuma         *huffmanCode
+	dcChroma, acChroma     *huffmanCode
 }
 
 // aanScale[k] is the AAN FDCT's output scale for frequency k: cos(k pi/16) x sqrt 2, 1 for k = 0.
@@ -121,10 +121,7 @@ func newEncoder(quality int) *encoder {
 	if quality < 50 {
 		scale = 5000 / quality
 	}
-	e := &encoder{
-		dcLuma: dcLumaSpec.codes(), acLuma: acLumaSpec.codes(),
-		dcChroma: dcChromaSpec.codes(), acChroma: acChromaSpec.codes(),
-	}
+	e := &encoder{dcLuma: &dcLumaCode, acLuma: &acLumaCode, dcChroma: &dcChromaCode, acChroma: &acChromaCode}
 	for zz, n := range jpegtables.Unzig {
 		ql := min(255, max(1, (int(jpegtables.QuantLuma[n])*scale+50)/100))
 		qc := min(255, max(1, (int(jpegtables.QuantChroma[n])*scale+50)/100))

@@ -56,6 +56,12 @@ var (
 	}
 )
 
+// The encoding side of the four tables, made once: every file uses them.
+var (
+	dcLumaCode, acLumaCode     = dcLumaSpec.codes(), acLumaSpec.codes()
+	dcChromaCode, acChromaCode = dcChromaSpec.codes(), acChromaSpec.codes()
+)
+
 // huffmanCode is the encoding side of a table: code and length per symbol.
 type huffmanCode struct {
 	code [256]uint16
