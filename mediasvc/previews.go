@@ -169,12 +169,7 @@ func fitsBox(m storage.Media, box, want transform.Box) bool {
 func (s *Server) serveDerived(w http.ResponseWriter, r *http.Request, it cachedItem, dec auth.Decision, p storage.Preview, want transform.Box) error {
 	m := it.m
 	key := derivedKey{entity: m.Entity, id: m.ID, sha1: m.SHA1, updated: m.Updated.UnixNano(), box: want}
-	if _, ok := s.derived.get(key); !ok && s.derivesInWorker(m, p) {
-		if err := s.chargeWorkerDerive(r); err != nil {
-			return err
-		}
-	}
-	d, err := s.derivedOnce(r.Context(), key, func(ctx context.Context) (derived, error) { return s.derive(ctx, m, p, want) })
+	d, err := s.derivedOnce(r, key, s.derivesInWorker(m, p), func(ctx context.Context) (derived, error) { return s.derive(ctx, m, p, want) })
 	if err != nil {
 		return err
 	}
@@ -188,18 +183,25 @@ func (s *Server) serveDerived(w http.ResponseWriter, r *http.Request, it cachedI
 }
 
 // derivedOnce is the answer of key from the derived cache, made by
-// render on a miss and kept. Concurrent misses share one rendering, which
-// is detached from the first client's cancellation (others may be
-// waiting) and bounded in time.
-func (s *Server) derivedOnce(ctx context.Context, key derivedKey, render func(context.Context) (derived, error)) (derived, error) {
+// render on a miss and kept. A miss of a charged rendering (one the
+// client shaped, that takes a worker slot: derivebudget.go) first spends
+// one of r's source's tokens, or is refused with 429. Concurrent misses
+// share one rendering, which is detached from the first client's
+// cancellation (others may be waiting) and bounded in time.
+func (s *Server) derivedOnce(r *http.Request, key derivedKey, charged bool, render func(context.Context) (derived, error)) (derived, error) {
 	if d, ok := s.derived.get(key); ok {
 		return d, nil
+	}
+	if charged {
+		if err := s.chargeWorkerDerive(r); err != nil {
+			return derived{}, err
+		}
 	}
 	v, err, _ := s.previews.Do(key.flight(), func() (any, error) {
 		if d, ok := s.derived.get(key); ok {
 			return d, nil
 		}
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.PreviewWait+time.Minute)
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), s.cfg.PreviewWait+time.Minute)
 		defer cancel()
 		d, err := render(ctx)
 		if err != nil {

@@ -192,12 +192,7 @@ func (s *Server) serveVariant(w http.ResponseWriter, r *http.Request, it cachedI
 		src.MimeType = m.MimeType
 	}
 	key := derivedKey{entity: m.Entity, id: m.ID, sha1: m.SHA1, updated: m.Updated.UnixNano(), box: want, variant: variantName(v)}
-	if _, ok := s.derived.get(key); !ok && variantCharged(stored, want, v) {
-		if err := s.chargeWorkerDerive(r); err != nil {
-			return err
-		}
-	}
-	d, err := s.derivedOnce(r.Context(), key, func(ctx context.Context) (derived, error) { return s.renderVariant(ctx, src, want, v) })
+	d, err := s.derivedOnce(r, key, variantCharged(stored, want, v), func(ctx context.Context) (derived, error) { return s.renderVariant(ctx, src, want, v) })
 	if err != nil {
 		return err
 	}
