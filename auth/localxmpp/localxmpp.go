@@ -30,7 +30,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/xmppmedia/mediaserver/internal/portwait"
+	"github.com/xmppmedia/mediaserver/internal/ports"
 	"mellium.im/xmpp/jid"
 )
 
@@ -136,9 +136,11 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	// logs that), so a failed start is retried on new ports.
 	var err error
 	for attempt := 0; attempt < 3; attempt++ {
-		if s.c2sPort, s.componentPort, err = twoFreePorts(); err != nil {
+		var free []int
+		if free, err = ports.Free(2); err != nil {
 			break
 		}
+		s.c2sPort, s.componentPort = free[0], free[1]
 		if err = s.writeConfig(); err != nil {
 			break
 		}
@@ -155,19 +157,6 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		return nil, err
 	}
 	return s, nil
-}
-
-func twoFreePorts() (int, int, error) {
-	var ports [2]int
-	for i := range ports {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return 0, 0, fmt.Errorf("find a free port: %w", err)
-		}
-		ports[i] = l.Addr().(*net.TCPAddr).Port
-		defer l.Close()
-	}
-	return ports[0], ports[1], nil
 }
 
 // channelsModule makes Prosody's pubsub component look like a Buddycloud
@@ -296,7 +285,7 @@ func (s *Server) start(ctx context.Context) error {
 
 	ctx, cancel := context.WithTimeout(ctx, s.opts.StartTimeout)
 	defer cancel()
-	err := portwait.Wait(ctx, done, s.C2SAddr(), s.ComponentAddr())
+	err := ports.Wait(ctx, done, s.C2SAddr(), s.ComponentAddr())
 	if err == nil {
 		// Prosody keeps running when a port is taken by someone else; the
 		// port then "accepts" for the other owner. The log tells.

@@ -24,7 +24,7 @@ import (
 	"github.com/xmppmedia/mediaserver/auth/localxmpp"
 	"github.com/xmppmedia/mediaserver/auth/xmppauth"
 	"github.com/xmppmedia/mediaserver/auth/xmppclient"
-	"github.com/xmppmedia/mediaserver/internal/portwait"
+	"github.com/xmppmedia/mediaserver/internal/ports"
 )
 
 // The Prosody configuration we ship works as the operations guide says:
@@ -171,19 +171,14 @@ func (p *testProsody) log() string {
 func startProsodyWith(t *testing.T, include string) *testProsody {
 	t.Helper()
 	dir := t.TempDir()
-	ports := make([]int, 2)
-	for i := range ports {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ports[i] = ln.Addr().(*net.TCPAddr).Port
-		ln.Close()
+	free, err := ports.Free(2)
+	if err != nil {
+		t.Fatal(err)
 	}
 	p := &testProsody{
 		dir: dir, config: filepath.Join(dir, "prosody.cfg.lua"),
-		c2sAddr:       "127.0.0.1:" + strconv.Itoa(ports[0]),
-		componentAddr: "127.0.0.1:" + strconv.Itoa(ports[1]),
+		c2sAddr:       "127.0.0.1:" + strconv.Itoa(free[0]),
+		componentAddr: "127.0.0.1:" + strconv.Itoa(free[1]),
 	}
 	q := strconv.Quote
 	cfg := fmt.Sprintf(`-- test globals; the file under test follows
@@ -204,7 +199,7 @@ storage = "internal"
 log = { { levels = { min = "info" }, to = "file", filename = %s } }
 
 Include %s
-`, q(filepath.Join(dir, "prosody.pid")), q(filepath.Join(dir, "data")), ports[0], ports[1], q(filepath.Join(dir, "prosody.log")), q(include))
+`, q(filepath.Join(dir, "prosody.pid")), q(filepath.Join(dir, "data")), free[0], free[1], q(filepath.Join(dir, "prosody.log")), q(include))
 	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -232,7 +227,7 @@ Include %s
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := portwait.Wait(ctx, exited, p.c2sAddr, p.componentAddr); err != nil {
+	if err := ports.Wait(ctx, exited, p.c2sAddr, p.componentAddr); err != nil {
 		t.Fatalf("prosody: %v:\n%s\n%s", err, out.String(), p.log())
 	}
 	if strings.Contains(p.log(), "Failed to open server port") {

@@ -14,7 +14,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -26,7 +25,7 @@ import (
 	"time"
 
 	"github.com/goccy/go-yaml"
-	"github.com/xmppmedia/mediaserver/internal/portwait"
+	"github.com/xmppmedia/mediaserver/internal/ports"
 	"mellium.im/xmpp/jid"
 )
 
@@ -57,23 +56,18 @@ func Start(t testing.TB, config []byte) *Server {
 	if len(hosts) == 0 {
 		t.Fatal("the ejabberd configuration names no hosts")
 	}
-	ports := make([]int, 2)
-	for i := range ports {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ports[i] = ln.Addr().(*net.TCPAddr).Port
-		ln.Close()
+	free, err := ports.Free(2)
+	if err != nil {
+		t.Fatal(err)
 	}
 	listen, _ := cfg["listen"].([]any)
 	for _, l := range listen {
 		if m, ok := l.(map[string]any); ok && m["module"] == "ejabberd_service" {
-			m["port"] = ports[1]
+			m["port"] = free[1]
 		}
 	}
 	cfg["listen"] = append(listen, map[string]any{
-		"port": ports[0], "ip": "127.0.0.1", "module": "ejabberd_c2s", "starttls_required": false,
+		"port": free[0], "ip": "127.0.0.1", "module": "ejabberd_c2s", "starttls_required": false,
 	})
 	cfg["loglevel"] = "info"
 	out, err := yaml.Marshal(cfg)
@@ -94,8 +88,8 @@ func Start(t testing.TB, config []byte) *Server {
 		dir: dir, node: "mediaservertest" + hex.EncodeToString(b[:]) + "@localhost",
 		domain:        fmt.Sprint(hosts[0]),
 		config:        given,
-		c2sAddr:       "127.0.0.1:" + strconv.Itoa(ports[0]),
-		componentAddr: "127.0.0.1:" + strconv.Itoa(ports[1]),
+		c2sAddr:       "127.0.0.1:" + strconv.Itoa(free[0]),
+		componentAddr: "127.0.0.1:" + strconv.Itoa(free[1]),
 	}
 	for _, d := range []string{"spool", "logs"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o750); err != nil {
@@ -140,7 +134,7 @@ func Start(t testing.TB, config []byte) *Server {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := portwait.Wait(ctx, exited, s.c2sAddr, s.componentAddr); err != nil {
+	if err := ports.Wait(ctx, exited, s.c2sAddr, s.componentAddr); err != nil {
 		out, _ := os.ReadFile(console.Name())
 		t.Fatalf("ejabberd: %v\n%s\n%s", err, out, s.Log())
 	}

@@ -23,7 +23,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -36,6 +35,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/xmppmedia/mediaserver/internal/ports"
 )
 
 // Server is a running PostgreSQL server.
@@ -85,8 +85,9 @@ func StartServer() (*Server, error) {
 	// A free port can be taken by someone else between our probe and the
 	// server's bind: try a few.
 	for attempt := 0; ; attempt++ {
-		s.port, err = freePort()
-		if err == nil {
+		var free []int
+		if free, err = ports.Free(1); err == nil {
+			s.port = free[0]
 			err = s.Start()
 		}
 		if err == nil {
@@ -274,15 +275,6 @@ func findBinaries() (string, error) {
 func version(binDir string) int {
 	v, _ := strconv.Atoi(filepath.Base(filepath.Dir(binDir)))
 	return v
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("pgtest: find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func lastLines(s string, n int) string {

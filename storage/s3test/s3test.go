@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -30,6 +31,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/xmppmedia/mediaserver/internal/ports"
 	"github.com/xmppmedia/mediaserver/storage/s3store"
 )
 
@@ -84,10 +86,11 @@ func StartServer(t testing.TB) *Server {
 	// The port is free when chosen but could be taken before the gateway
 	// binds it; try a few.
 	for attempt := 1; ; attempt++ {
-		s.addr, err = freeAddr()
+		free, err := ports.Free(1)
 		if err != nil {
 			t.Fatalf("s3test: %v", err)
 		}
+		s.addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(free[0]))
 		err = s.start()
 		if err == nil {
 			break
@@ -259,15 +262,6 @@ func waitReady(addr string, exited <-chan struct{}) error {
 			return fmt.Errorf("not answering after %v: %w", readyTimeout, err)
 		}
 	}
-}
-
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
 }
 
 func findBinary() (string, error) {

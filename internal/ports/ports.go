@@ -1,7 +1,8 @@
-// Package portwait waits for a server process that was just started to
-// accept connections: the one definition of it for the Prosody the demo
-// and tests run (auth/localxmpp) and the servers tests start themselves.
-package portwait
+// Package ports finds free loopback ports for a server process about to
+// start, and waits for the process to accept connections on them: the one
+// definition of both for the Prosody the demo and tests run
+// (auth/localxmpp) and the servers tests start themselves.
+package ports
 
 import (
 	"context"
@@ -36,4 +37,21 @@ func Wait(ctx context.Context, exited <-chan struct{}, addrs ...string) error {
 		}
 	}
 	return nil
+}
+
+// Free returns n distinct free TCP ports on 127.0.0.1. They are held open
+// until all n are found, so none is returned twice; another process may
+// still take one before the caller's server binds it, which its start-up
+// then reports.
+func Free(n int) ([]int, error) {
+	out := make([]int, n)
+	for i := range out {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("find a free port: %w", err)
+		}
+		defer l.Close()
+		out[i] = l.Addr().(*net.TCPAddr).Port
+	}
+	return out, nil
 }

@@ -1,9 +1,10 @@
-package portwait
+package ports
 
 import (
 	"context"
 	"errors"
 	"net"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -62,5 +63,24 @@ func TestWait(t *testing.T) {
 	}
 	if ln2 := <-opened; ln2 != nil {
 		ln2.Close()
+	}
+}
+
+func TestFree(t *testing.T) {
+	got, err := Free(3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[int]bool{}
+	for _, p := range got {
+		if p <= 0 || seen[p] {
+			t.Fatalf("ports %v: want 3 distinct", got)
+		}
+		seen[p] = true
+		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+		if err != nil {
+			t.Fatalf("port %d is not free: %v", p, err)
+		}
+		ln.Close()
 	}
 }
