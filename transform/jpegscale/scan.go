@@ -249,9 +249,15 @@ func (d *Decoder) baselineBlock(c *component, bx, by int) error {
 		var rs uint8
 		var v int32
 		if n := e.totalLen(); n != 0 {
+			rs, v = e.symbol(), e.value()
+			if k+int(rs>>4) > 63 {
+				// A run past the block end is dropped before its
+				// magnitude bits are read (below), as image/jpeg and
+				// libjpeg do: only the code is consumed.
+				n = e.codeLen()
+			}
 			acc <<= n
 			nbits -= n
-			rs, v = e.symbol(), e.value()
 		} else {
 			// A long code or a long magnitude: the general path.
 			rd.acc, rd.nbits = acc, nbits
@@ -259,7 +265,7 @@ func (d *Decoder) baselineBlock(c *component, bx, by int) error {
 			if rs, err = rd.decode(ac); err != nil {
 				return err
 			}
-			if s := uint(rs & 15); s != 0 {
+			if s := uint(rs & 15); s != 0 && k+int(rs>>4) <= 63 {
 				if v, err = rd.receiveExtend(s); err != nil {
 					return err
 				}
